@@ -1,0 +1,66 @@
+// Package logtime parses the time values that arrive in cloud logs and alerts:
+// Unix seconds, Unix milliseconds, and RFC 3339 / ISO 8601 strings.
+package logtime
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// msThreshold separates seconds from milliseconds: 10^11 seconds is the year
+// 5138, 10^11 milliseconds is 1973.
+const msThreshold = 100_000_000_000
+
+// ErrTime is returned for a value that is none of the accepted forms.
+var ErrTime = errors.New("unrecognised time")
+
+// layouts are tried in order for non-numeric values. Zoneless forms are UTC,
+// which is how Alibaba Cloud logs write them.
+var layouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+}
+
+// Parse reads s as Unix seconds (integer or decimal), Unix milliseconds (an
+// integer above 10^11) or an RFC 3339 / ISO 8601 timestamp. Times before 1970
+// are rejected: no log or alert of this system can carry one.
+func Parse(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, ErrTime
+	}
+	if c := s[0]; c >= '0' && c <= '9' {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return FromUnix(n), nil
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "eE") {
+			if f >= msThreshold {
+				return time.UnixMilli(int64(f)), nil
+			}
+			sec := int64(f)
+			return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+		}
+	}
+	if len(s) >= len("2006-01-02T15:04:05") {
+		for _, l := range layouts {
+			if t, err := time.Parse(l, s); err == nil && t.Unix() >= 0 {
+				return t, nil
+			}
+		}
+	}
+	return time.Time{}, ErrTime
+}
+
+// FromUnix interprets a non-negative integer as seconds, or milliseconds
+// above 10^11.
+func FromUnix(n int64) time.Time {
+	if n >= msThreshold {
+		return time.UnixMilli(n).UTC()
+	}
+	return time.Unix(n, 0).UTC()
+}

@@ -1,0 +1,59 @@
+package logtime
+
+import (
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	want := time.Date(2025, 2, 5, 14, 57, 10, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"1738767430", want, true},
+		{"1738767430000", want, true},
+		{"1738767430.5", want.Add(500 * time.Millisecond), true},
+		{"2025-02-05T14:57:10Z", want, true},
+		{"2025-02-05T22:57:10+08:00", want, true},
+		{"2025-02-05T14:57:10.000Z", want, true},
+		{"2025-02-05 14:57:10", want, true},
+		{"2025-02-05T14:57:10", want, true},
+		{"2025-02-05T22:57:10+0800", want, true},
+		{"", time.Time{}, false},
+		{"yesterday", time.Time{}, false},
+		{"12e9", time.Time{}, false},
+		{"2025-02-05", time.Time{}, false},
+		{"-", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && !got.Equal(tt.want)) {
+			t.Errorf("Parse(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"1738767430", "1738767430000", "2025-02-05T14:57:10Z", "1.5", "", "2025-02-05 14:57:10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, err := Parse(s)
+		if err != nil {
+			return
+		}
+		// Whatever form was accepted, its whole seconds must survive a
+		// round trip through the Unix-seconds form.
+		sec := tm.Unix()
+		if sec <= -msThreshold || sec >= msThreshold {
+			return
+		}
+		back, err := Parse(strconv.FormatInt(sec, 10))
+		if err != nil || back.Unix() != sec {
+			t.Fatalf("Parse(%q) = %v; round trip of %d gave %v, %v", s, tm, sec, back, err)
+		}
+	})
+}

@@ -1,0 +1,165 @@
+// Package natlog parses NAT Gateway session-log records (SNAT) as they arrive
+// from SLS: every value a string, keys spelled as documented or as older
+// deliveries spelled them (intstance, portocol).
+package natlog
+
+import (
+	"net/netip"
+
+	"github.com/ndrtrace/ndrtrace/shared/logtime"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/tuple"
+)
+
+// Reasons a record is rejected. Each names the field at fault.
+const (
+	MissingProtocol mapping.Reject = "missing protocol"
+	BadProtocol     mapping.Reject = "bad protocol"
+	MissingNATIP    mapping.Reject = "missing nat_ip"
+	BadNATIP        mapping.Reject = "bad nat_ip"
+	MissingNATPort  mapping.Reject = "missing nat_port"
+	BadNATPort      mapping.Reject = "bad nat_port"
+	MissingPubIP    mapping.Reject = "missing pub_ip"
+	BadPubIP        mapping.Reject = "bad pub_ip"
+	MissingPubPort  mapping.Reject = "missing pub_port"
+	BadPubPort      mapping.Reject = "bad pub_port"
+	MissingPriIP    mapping.Reject = "missing pri_ip"
+	BadPriIP        mapping.Reject = "bad pri_ip"
+	MissingPriPort  mapping.Reject = "missing pri_port"
+	BadPriPort      mapping.Reject = "bad pri_port"
+	BadStartTime    mapping.Reject = "bad start_time"
+	BadEndTime      mapping.Reject = "bad end_time"
+	EndBeforeStart  mapping.Reject = "end_time before start_time"
+	MissingVPC      mapping.Reject = "missing vpc_id for a private nat_ip"
+	BadVPC          mapping.Reject = "bad vpc_id"
+	BadInstance     mapping.Reject = "bad instance"
+)
+
+// Parse reads one session record. logTime (Unix seconds) stands in for a
+// missing start_time or end_time. It does not allocate: strings in the
+// result are the caller's.
+func Parse(fields []mapping.Field, logTime int64) (mapping.Mapping, mapping.Reject) {
+	var instance, vpc, proto, priIP, priPort, natIP, natPort, pubIP, pubPort, start, end string
+	var haveStart, haveEnd bool
+	for i := range fields {
+		v := fields[i].Value
+		switch fields[i].Key {
+		case "instance":
+			instance = v
+		case "intstance":
+			if instance == "" {
+				instance = v
+			}
+		case "vpc_id":
+			vpc = v
+		case "protocol":
+			proto = v
+		case "portocol":
+			if proto == "" {
+				proto = v
+			}
+		case "pri_ip":
+			priIP = v
+		case "pri_port":
+			priPort = v
+		case "nat_ip":
+			natIP = v
+		case "nat_port":
+			natPort = v
+		case "pub_ip":
+			pubIP = v
+		case "pub_port":
+			pubPort = v
+		case "start_time":
+			start, haveStart = v, true
+		case "end_time":
+			end, haveEnd = v, true
+		}
+	}
+
+	var m mapping.Mapping
+	m.Kind = mapping.KindNAT
+	var err error
+	if proto == "" {
+		return m, MissingProtocol
+	}
+	if m.Proto, err = tuple.ParseProto(proto); err != nil {
+		return m, BadProtocol
+	}
+	if r := addr(natIP, &m.Egress.Addr, MissingNATIP, BadNATIP); r != "" {
+		return m, r
+	}
+	if r := port(natPort, &m.Port, MissingNATPort, BadNATPort); r != "" {
+		return m, r
+	}
+	if r := addr(pubIP, &m.Peer.Addr, MissingPubIP, BadPubIP); r != "" {
+		return m, r
+	}
+	if r := port(pubPort, &m.Peer.Port, MissingPubPort, BadPubPort); r != "" {
+		return m, r
+	}
+	if r := addr(priIP, &m.Private.Addr, MissingPriIP, BadPriIP); r != "" {
+		return m, r
+	}
+	if r := port(priPort, &m.Private.Port, MissingPriPort, BadPriPort); r != "" {
+		return m, r
+	}
+	if vpc != "" && !mapping.ValidID(vpc) {
+		return m, BadVPC
+	}
+	if instance != "" && !mapping.ValidID(instance) {
+		return m, BadInstance
+	}
+	m.EgressID, m.VPC = instance, vpc
+	if tuple.IsPrivate(m.Egress.Addr) {
+		// NAT mode: nat_ip is the EIP's private address, meaningful only
+		// within the gateway's VPC.
+		if vpc == "" {
+			return m, MissingVPC
+		}
+		m.Egress.Scope = vpc
+	}
+	m.Start, m.End = logTime, logTime
+	if haveStart {
+		t, err := logtime.Parse(start)
+		if err != nil {
+			return m, BadStartTime
+		}
+		m.Start = t.Unix()
+	}
+	if haveEnd {
+		t, err := logtime.Parse(end)
+		if err != nil {
+			return m, BadEndTime
+		}
+		m.End = t.Unix()
+	}
+	if m.End < m.Start {
+		return m, EndBeforeStart
+	}
+	return m, ""
+}
+
+func addr(s string, dst *netip.Addr, missing, bad mapping.Reject) mapping.Reject {
+	if s == "" {
+		return missing
+	}
+	a, err := tuple.ParseAddr(s)
+	if err != nil {
+		return bad
+	}
+	*dst = a
+	return ""
+}
+
+func port(s string, dst *uint16, missing, bad mapping.Reject) mapping.Reject {
+	if s == "" {
+		return missing
+	}
+	p, err := tuple.ParsePort(s)
+	if err != nil {
+		return bad
+	}
+	*dst = p
+	return ""
+}

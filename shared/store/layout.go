@@ -1,0 +1,291 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"strconv"
+
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/tuple"
+)
+
+// The layout, in one place.
+//
+// Mappings live in small Redis hashes so that Redis keeps them in its compact
+// listpack encoding (a few bytes of overhead per entry instead of ~100 for a
+// key of its own):
+//
+//	ndr:m:<egress>/<bucket>/<level>.<slot>   hash: field = public tuple + start, value = private side
+//	ndr:c:<egress>/<bucket>                  string: records written to that egress and bucket
+//	ndr:e:<egress>                           hash: kind, id, vpc of the egress
+//
+// <egress> is the address the log names (the NAT EIP or its private IP, the
+// LB VIP), prefixed with its scope when the address is private. <bucket> is
+// the record's start time in BucketSeconds steps, so a lookup reads only the
+// few buckets its time can fall in and a bucket expires as a whole.
+//
+// Hashes must stay below Redis's hash-max-listpack-entries (128 by default) to
+// stay compact, but the number of records per egress and bucket ranges from a
+// handful to millions. So a bucket is split into 4^level slots, the level
+// growing with the bucket's record count: a writer increments the count and
+// writes at the level the new total calls for; a reader reads the count and
+// then every level up to it. Each level receives at most ~48 records per slot.
+const (
+	// BucketSeconds is the time step of buckets.
+	BucketSeconds = 600
+	// MaxSpan is the longest window indexed under one bucket. NAT records
+	// cover about 10 minutes; a longer record is indexed again every
+	// MaxSpan, so a lookup never needs to look further back than this.
+	MaxSpan = 1200
+	// perSlot is the record count per slot at which a bucket moves to the
+	// next level.
+	perSlot = 64
+	// maxLevel caps the width at 4^9 = 262,144 slots per bucket (16M records
+	// per egress per 10 minutes); beyond it slots just grow.
+	maxLevel = 9
+)
+
+// levelFor returns the level at which a bucket holding total records writes.
+func levelFor(total int64) int {
+	level := 0
+	for capacity := int64(perSlot); total > capacity && level < maxLevel; capacity *= 4 {
+		level++
+	}
+	return level
+}
+
+func bucketOf(unix int64) int64 { return unix / BucketSeconds }
+
+// egressKey renders an egress for use inside keys and the wake channel.
+func appendEgress(b []byte, e mapping.Egress) []byte {
+	if e.Scope != "" {
+		b = append(b, e.Scope...)
+		b = append(b, '/')
+	}
+	return e.Addr.AppendTo(b)
+}
+
+func countKey(b []byte, e mapping.Egress, bucket int64) string {
+	b = append(b[:0], "ndr:c:"...)
+	b = appendEgress(b, e)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, bucket, 10)
+	return string(b)
+}
+
+func slotKey(b []byte, e mapping.Egress, bucket int64, level int, slot uint32) string {
+	b = append(b[:0], "ndr:m:"...)
+	b = appendEgress(b, e)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, bucket, 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(level), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(slot), 10)
+	return string(b)
+}
+
+func metaKey(b []byte, e mapping.Egress) string {
+	b = append(b[:0], "ndr:e:"...)
+	b = appendEgress(b, e)
+	return string(b)
+}
+
+// WakeChannel carries the egress of every flushed batch, so that waiting
+// traces look again at once instead of at their next backoff step.
+const WakeChannel = "ndr:wake"
+
+// slotOf hashes what a lookup knows of a tuple (FNV-1a) into one of 4^level
+// slots. The start time is not part of it: a lookup does not know it.
+func slotOf(proto tuple.Proto, port uint16, peer tuple.Endpoint, level int) uint32 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	mix := func(b byte) { h ^= uint64(b); h *= prime }
+	mix(byte(proto))
+	mix(byte(port >> 8))
+	mix(byte(port))
+	a := peer.Addr.As16()
+	for _, b := range a {
+		mix(b)
+	}
+	mix(byte(peer.Port >> 8))
+	mix(byte(peer.Port))
+	return uint32(h % (uint64(1) << (2 * level)))
+}
+
+// Entry encoding. Field: flags, proto, port, peer addr, peer port, start.
+// When the peer port was not logged (ALB) the private endpoint is appended
+// to the field, so that requests of one client in one second to different
+// backends stay distinct. Value: flags+kind, private addr, private port,
+// window length (uvarint), then optional previous upstreams and client.
+const (
+	fPeer6    = 1 << 0
+	fPrivKey  = 1 << 1
+	fPrivKey6 = 1 << 2
+
+	vKindMask = 0x03
+	vPriv6    = 1 << 2
+	vPrev     = 1 << 3
+	vClient   = 1 << 4
+	vClient6  = 1 << 5
+)
+
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		v := a.As4()
+		return append(b, v[:]...)
+	}
+	v := a.As16()
+	return append(b, v[:]...)
+}
+
+func appendField(b []byte, m *mapping.Mapping) []byte {
+	var flags byte
+	if !m.Peer.Addr.Is4() {
+		flags |= fPeer6
+	}
+	privKey := m.Peer.Port == 0 && m.Kind != mapping.KindNAT
+	if privKey {
+		flags |= fPrivKey
+		if !m.Private.Addr.Is4() {
+			flags |= fPrivKey6
+		}
+	}
+	b = append(b, flags, byte(m.Proto))
+	b = binary.BigEndian.AppendUint16(b, m.Port)
+	b = appendAddr(b, m.Peer.Addr)
+	b = binary.BigEndian.AppendUint16(b, m.Peer.Port)
+	b = binary.BigEndian.AppendUint32(b, uint32(m.Start))
+	if privKey {
+		b = appendAddr(b, m.Private.Addr)
+		b = binary.BigEndian.AppendUint16(b, m.Private.Port)
+	}
+	return b
+}
+
+func appendValue(b []byte, m *mapping.Mapping) []byte {
+	flags := byte(m.Kind) & vKindMask
+	if !m.Private.Addr.Is4() {
+		flags |= vPriv6
+	}
+	if len(m.Previous) > 0 {
+		flags |= vPrev
+	}
+	if m.Client.IsValid() {
+		flags |= vClient
+		if !m.Client.Is4() {
+			flags |= vClient6
+		}
+	}
+	b = append(b, flags)
+	b = appendAddr(b, m.Private.Addr)
+	b = binary.BigEndian.AppendUint16(b, m.Private.Port)
+	b = binary.AppendUvarint(b, uint64(m.End-m.Start))
+	if len(m.Previous) > 0 {
+		n := min(len(m.Previous), 255)
+		b = append(b, byte(n))
+		for _, p := range m.Previous[:n] {
+			v6 := byte(0)
+			if !p.Addr.Is4() {
+				v6 = 1
+			}
+			b = append(b, v6)
+			b = appendAddr(b, p.Addr)
+			b = binary.BigEndian.AppendUint16(b, p.Port)
+		}
+	}
+	if m.Client.IsValid() {
+		b = appendAddr(b, m.Client)
+	}
+	return b
+}
+
+var errCorrupt = errors.New("corrupt entry")
+
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err || len(r.b) < n {
+		r.err = true
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) byte() byte {
+	if v := r.take(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if v := r.take(2); v != nil {
+		return binary.BigEndian.Uint16(v)
+	}
+	return 0
+}
+
+func (r *reader) addr(v6 bool) netip.Addr {
+	if v6 {
+		if v := r.take(16); v != nil {
+			return netip.AddrFrom16([16]byte(v))
+		}
+		return netip.Addr{}
+	}
+	if v := r.take(4); v != nil {
+		return netip.AddrFrom4([4]byte(v))
+	}
+	return netip.Addr{}
+}
+
+// decodeEntry rebuilds a mapping (without the egress and its metadata) from
+// one hash entry.
+func decodeEntry(field, value string) (mapping.Mapping, error) {
+	var m mapping.Mapping
+	r := reader{b: []byte(field)}
+	flags := r.byte()
+	m.Proto = tuple.Proto(r.byte())
+	m.Port = r.u16()
+	m.Peer.Addr = r.addr(flags&fPeer6 != 0)
+	m.Peer.Port = r.u16()
+	if v := r.take(4); v != nil {
+		m.Start = int64(binary.BigEndian.Uint32(v))
+	}
+	if r.err || (flags&fPrivKey == 0 && len(r.b) != 0) {
+		return m, errCorrupt
+	}
+
+	r = reader{b: []byte(value)}
+	vflags := r.byte()
+	m.Kind = mapping.Kind(vflags & vKindMask)
+	m.Private.Addr = r.addr(vflags&vPriv6 != 0)
+	m.Private.Port = r.u16()
+	span, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		return m, errCorrupt
+	}
+	r.b = r.b[n:]
+	m.End = m.Start + int64(span)
+	if vflags&vPrev != 0 {
+		count := int(r.byte())
+		for i := 0; i < count && !r.err; i++ {
+			v6 := r.byte() == 1
+			a := r.addr(v6)
+			m.Previous = append(m.Previous, tuple.Endpoint{Addr: a, Port: r.u16()})
+		}
+	}
+	if vflags&vClient != 0 {
+		m.Client = r.addr(vflags&vClient6 != 0)
+	}
+	if r.err || len(r.b) != 0 {
+		return m, errCorrupt
+	}
+	return m, nil
+}

@@ -1,0 +1,242 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/store"
+	"github.com/ndrtrace/ndrtrace/shared/tuple"
+)
+
+var rdb *redis.Client
+
+func TestMain(m *testing.M) {
+	srv, err := redisd.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rdb = redis.NewClient(&redis.Options{Addr: srv.Addr})
+	code := m.Run()
+	rdb.Close()
+	srv.Stop()
+	os.Exit(code)
+}
+
+func fresh(t *testing.T) *store.Store {
+	t.Helper()
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return store.New(rdb, time.Hour)
+}
+
+var (
+	eip  = netip.MustParseAddr("47.100.1.85")
+	peer = tuple.Endpoint{Addr: netip.MustParseAddr("106.11.22.203"), Port: 443}
+	t0   = time.Date(2025, 2, 5, 14, 50, 0, 0, time.UTC).Unix()
+)
+
+func nat(priv string, natPort uint16, start, end int64) mapping.Mapping {
+	return mapping.Mapping{
+		Kind: mapping.KindNAT, EgressID: "ngw-1", VPC: "vpc-1",
+		Egress: mapping.Egress{Addr: eip}, Proto: tuple.TCP, Port: natPort, Peer: peer,
+		Start: start, End: end,
+		Private: tuple.Endpoint{Addr: netip.MustParseAddr(priv), Port: 40000},
+	}
+}
+
+func query(port uint16, at int64) store.Query {
+	return store.Query{Egress: []mapping.Egress{{Addr: eip}}, Proto: tuple.TCP, Port: port, Peer: peer, At: at, Skew: 60}
+}
+
+func privates(hits []store.Hit) []string {
+	set := map[string]bool{}
+	for _, h := range hits {
+		set[h.Private.String()] = true
+	}
+	var out []string
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestWriteLookup(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		write []mapping.Mapping
+		q     store.Query
+		want  []string
+	}{
+		{"exact", []mapping.Mapping{nat("172.16.0.1", 5000, t0, t0+600)}, query(5000, t0+300), []string{"172.16.0.1:40000"}},
+		{"inside skew before start", []mapping.Mapping{nat("172.16.0.1", 5000, t0, t0+600)}, query(5000, t0-59), []string{"172.16.0.1:40000"}},
+		{"outside skew", []mapping.Mapping{nat("172.16.0.1", 5000, t0, t0+600)}, query(5000, t0+661), nil},
+		{"other port", []mapping.Mapping{nat("172.16.0.1", 5000, t0, t0+600)}, query(5001, t0+300), nil},
+		{"port reuse resolves by time", []mapping.Mapping{
+			nat("172.16.0.1", 5000, t0, t0+600), nat("172.16.0.2", 5000, t0+1800, t0+2400),
+		}, query(5000, t0+2000), []string{"172.16.0.2:40000"}},
+		{"overlapping hosts are both returned", []mapping.Mapping{
+			nat("172.16.0.1", 5000, t0, t0+600), nat("172.16.0.2", 5000, t0+500, t0+1100),
+		}, query(5000, t0+550), []string{"172.16.0.1:40000", "172.16.0.2:40000"}},
+		{"long session found late in its window", []mapping.Mapping{nat("172.16.0.3", 5000, t0, t0+7200)}, query(5000, t0+7000), []string{"172.16.0.3:40000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fresh(t)
+			if err := s.Write(ctx, tt.write); err != nil {
+				t.Fatal(err)
+			}
+			hits, err := s.Lookup(ctx, []store.Query{tt.q})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := privates(hits[0]); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for _, h := range hits[0] {
+				if h.EgressID != "ngw-1" || h.VPC != "vpc-1" || h.Kind != mapping.KindNAT {
+					t.Fatalf("metadata not joined: %+v", h.Mapping)
+				}
+			}
+		})
+	}
+}
+
+func TestReplayLeavesSameEntries(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	batch := []mapping.Mapping{nat("172.16.0.1", 5000, t0, t0+600), nat("172.16.0.2", 5001, t0, t0+600)}
+	if err := s.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	before := entries(t)
+	if err := s.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if after := entries(t); after != before {
+		t.Fatalf("replay changed the mapping entries: %d -> %d", before, after)
+	}
+}
+
+// entries counts hash entries across all mapping keys.
+func entries(t *testing.T) int64 {
+	ctx := context.Background()
+	var n int64
+	iter := rdb.Scan(ctx, 0, "ndr:m:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		n += rdb.HLen(ctx, iter.Val()).Val()
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestManyRecordsStayCompactAndFindable(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	const n = 20000
+	batch := make([]mapping.Mapping, 0, 1000)
+	for i := 0; i < n; i++ {
+		m := nat(fmt.Sprintf("172.16.%d.%d", i/250, i%250+1), uint16(1024+i%60000), t0+int64(i%300), t0+int64(i%300)+600)
+		m.Peer.Addr = netip.AddrFrom4([4]byte{106, 11, byte(i >> 8), byte(i)})
+		batch = append(batch, m)
+		if len(batch) == cap(batch) {
+			if err := s.Write(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	// Every hash must still be a listpack.
+	iter := rdb.Scan(ctx, 0, "ndr:m:*", 1000).Iterator()
+	keys := 0
+	for iter.Next(ctx) {
+		keys++
+		if enc := rdb.ObjectEncoding(ctx, iter.Val()).Val(); enc != "listpack" {
+			t.Fatalf("%s is %s with %d entries", iter.Val(), enc, rdb.HLen(ctx, iter.Val()).Val())
+		}
+	}
+	if got := entries(t); got != n {
+		t.Fatalf("%d entries, want %d", got, n)
+	}
+	// And every record is found.
+	qs := make([]store.Query, 0, n)
+	for i := 0; i < n; i++ {
+		q := query(uint16(1024+i%60000), t0+int64(i%300)+10)
+		q.Peer.Addr = netip.AddrFrom4([4]byte{106, 11, byte(i >> 8), byte(i)})
+		qs = append(qs, q)
+	}
+	hits, err := s.Lookup(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range qs {
+		want := fmt.Sprintf("172.16.%d.%d:40000", i/250, i%250+1)
+		if got := privates(hits[i]); len(got) != 1 || got[0] != want {
+			t.Fatalf("record %d: got %v, want %s", i, got, want)
+		}
+	}
+	t.Logf("%d records in %d hashes", n, keys)
+}
+
+func TestLoadBalancerEntries(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	vip := netip.MustParseAddr("2001:db8::10")
+	client := netip.MustParseAddr("2400:cb00::1")
+	alb := func(backend string, at int64) mapping.Mapping {
+		return mapping.Mapping{
+			Kind: mapping.KindALB, EgressID: "alb-1", Egress: mapping.Egress{Addr: vip}, Proto: tuple.TCP, Port: 443,
+			Peer: tuple.Endpoint{Addr: client}, Start: at - 1, End: at,
+			Private:  tuple.Endpoint{Addr: netip.MustParseAddr(backend), Port: 8080},
+			Previous: []tuple.Endpoint{{Addr: netip.MustParseAddr("192.168.0.9"), Port: 8080}},
+			Client:   netip.MustParseAddr("203.0.113.7"),
+		}
+	}
+	if err := s.Write(ctx, []mapping.Mapping{alb("192.168.0.1", t0), alb("192.168.0.2", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	q := store.Query{Egress: []mapping.Egress{{Addr: vip}}, Proto: tuple.TCP, Port: 443,
+		Peer: tuple.Endpoint{Addr: client, Port: 51000}, At: t0, Skew: 5}
+	hits, _ := s.Lookup(ctx, []store.Query{q})
+	if len(hits[0]) != 0 {
+		t.Fatalf("port-less records matched a query that did not allow them: %v", hits[0])
+	}
+	q.Portless = true
+	hits, err := s.Lookup(ctx, []store.Query{q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := privates(hits[0]); fmt.Sprint(got) != "[192.168.0.1:8080 192.168.0.2:8080]" {
+		t.Fatalf("got %v", got)
+	}
+	h := hits[0][0]
+	if h.Kind != mapping.KindALB || h.EgressID != "alb-1" || h.Client.String() != "203.0.113.7" ||
+		len(h.Previous) != 1 || h.Previous[0].String() != "192.168.0.9:8080" {
+		t.Fatalf("entry not round-tripped: %+v", h.Mapping)
+	}
+}
+
+func TestRedisDownIsAnError(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	s := store.New(dead, time.Hour)
+	if err := s.Write(context.Background(), []mapping.Mapping{nat("172.16.0.1", 5000, t0, t0+600)}); err == nil {
+		t.Fatal("write to a dead Redis succeeded")
+	}
+	if _, err := s.Lookup(context.Background(), []store.Query{query(5000, t0)}); err == nil {
+		t.Fatal("lookup on a dead Redis succeeded")
+	}
+}

@@ -1,0 +1,138 @@
+// Package tuple holds the network vocabulary of ndrtrace: protocols, endpoints
+// and the public five-tuple a detector sees. Everything here is parsed from
+// strings once and then handled as small comparable values.
+package tuple
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Proto is an IANA protocol number.
+type Proto uint8
+
+const (
+	ICMP   Proto = 1
+	TCP    Proto = 6
+	UDP    Proto = 17
+	ICMPv6 Proto = 58
+)
+
+// HasPorts reports whether five-tuples of this protocol carry ports. ICMP
+// sessions have an identifier in the port position (NAT logs record the ICMP
+// id as pri_port), but detectors do not reliably report it.
+func (p Proto) HasPorts() bool { return p == TCP || p == UDP }
+
+func (p Proto) String() string {
+	switch p {
+	case ICMP:
+		return "icmp"
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	case ICMPv6:
+		return "icmpv6"
+	}
+	return strconv.Itoa(int(p))
+}
+
+// ErrProto is returned for an unknown protocol name or an out-of-range number.
+var ErrProto = errors.New("unknown protocol")
+
+// ParseProto accepts a protocol name (tcp, udp, icmp, icmpv6; any case) or an
+// IANA number 0-255.
+func ParseProto(s string) (Proto, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "tcp":
+		return TCP, nil
+	case "udp":
+		return UDP, nil
+	case "icmp":
+		return ICMP, nil
+	case "icmpv6", "ipv6-icmp":
+		return ICMPv6, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 8)
+	if err != nil {
+		return 0, fmt.Errorf("%w %q", ErrProto, s)
+	}
+	return Proto(n), nil
+}
+
+// ParseAddr parses an IPv4 or IPv6 address (no zone). IPv4-mapped IPv6
+// addresses are unmapped so that one host has one spelling.
+func ParseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("address %q has a zone", s)
+	}
+	return a.Unmap(), nil
+}
+
+// ParsePort parses a port number 0-65535.
+func ParsePort(s string) (uint16, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("bad port %q", s)
+	}
+	return uint16(n), nil
+}
+
+// Endpoint is an address and port.
+type Endpoint struct {
+	Addr netip.Addr
+	Port uint16
+}
+
+func (e Endpoint) String() string {
+	if !e.Addr.IsValid() {
+		return ""
+	}
+	return netip.AddrPortFrom(e.Addr, e.Port).String()
+}
+
+// ParseEndpoint parses "ip:port" or "[v6]:port".
+func ParseEndpoint(s string) (Endpoint, error) {
+	ap, err := netip.ParseAddrPort(strings.TrimSpace(s))
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if ap.Addr().Zone() != "" {
+		return Endpoint{}, fmt.Errorf("endpoint %q has a zone", s)
+	}
+	return Endpoint{Addr: ap.Addr().Unmap(), Port: ap.Port()}, nil
+}
+
+// FiveTuple is a flow as a detector saw it on the public side.
+type FiveTuple struct {
+	Proto Proto
+	Src   Endpoint
+	Dst   Endpoint
+}
+
+// Reverse swaps the two sides.
+func (t FiveTuple) Reverse() FiveTuple { return FiveTuple{Proto: t.Proto, Src: t.Dst, Dst: t.Src} }
+
+func (t FiveTuple) String() string {
+	return t.Proto.String() + " " + t.Src.String() + " -> " + t.Dst.String()
+}
+
+// IsPrivate reports whether an address is not globally routable: RFC 1918,
+// carrier-grade NAT (100.64/10, which Alibaba Cloud uses inside VPCs), link
+// local and ULA. Such an address only means something within its VPC.
+func IsPrivate(a netip.Addr) bool {
+	if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
+		return true
+	}
+	return a.Is4() && cgnat.Contains(a)
+}
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")

@@ -1,0 +1,70 @@
+package tuple
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func TestParseProto(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Proto
+		wantErr bool
+	}{
+		{"tcp", TCP, false},
+		{"TCP", TCP, false},
+		{" udp ", UDP, false},
+		{"icmp", ICMP, false},
+		{"6", TCP, false},
+		{"17", UDP, false},
+		{"1", ICMP, false},
+		{"255", 255, false},
+		{"256", 0, true},
+		{"-1", 0, true},
+		{"sctp", 0, true},
+		{"", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseProto(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseProto(%q) = %v, %v; want %v, err=%v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestParseAddrAndEndpoint(t *testing.T) {
+	a, err := ParseAddr("::ffff:10.0.0.1")
+	if err != nil || a != netip.MustParseAddr("10.0.0.1") {
+		t.Fatalf("mapped address not unmapped: %v %v", a, err)
+	}
+	if _, err := ParseAddr("fe80::1%eth0"); err == nil {
+		t.Fatal("zoned address accepted")
+	}
+	if _, err := ParseAddr("300.1.1.1"); err == nil {
+		t.Fatal("bad address accepted")
+	}
+	e, err := ParseEndpoint("[2001:db8::1]:443")
+	if err != nil || e.Port != 443 || e.Addr != netip.MustParseAddr("2001:db8::1") {
+		t.Fatalf("ParseEndpoint v6: %v %v", e, err)
+	}
+	if e.String() != "[2001:db8::1]:443" {
+		t.Fatalf("String = %q", e.String())
+	}
+	if _, err := ParseEndpoint("10.0.0.1"); err == nil {
+		t.Fatal("endpoint without port accepted")
+	}
+	if _, err := ParsePort("65536"); err == nil {
+		t.Fatal("port 65536 accepted")
+	}
+}
+
+func TestIsPrivate(t *testing.T) {
+	for s, want := range map[string]bool{
+		"10.1.2.3": true, "172.16.10.13": true, "192.168.0.1": true, "100.100.1.1": true,
+		"47.1.2.85": false, "106.11.22.203": false, "fd00::1": true, "2001:db8::1": false,
+	} {
+		if got := IsPrivate(netip.MustParseAddr(s)); got != want {
+			t.Errorf("IsPrivate(%s) = %v", s, got)
+		}
+	}
+}
