@@ -1,0 +1,308 @@
+// Package trace answers alerts: for each public five-tuple it finds the
+// private endpoint behind the shared egress, waiting for late logs with
+// backoff and wake-ups up to a limit, and never loses the alert.
+package trace
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/egress"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/store"
+	"github.com/ndrtrace/ndrtrace/shared/tuple"
+)
+
+// Config holds the timing of a trace.
+type Config struct {
+	MaxWait time.Duration // longest wait for a mapping (TRACE_MAX_WAIT)
+	Skew    time.Duration // slack around windows (TIME_SKEW)
+	// Reserve is kept back from the invocation deadline to record results.
+	Reserve    time.Duration
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.MaxWait <= 0 {
+		c.MaxWait = 90 * time.Second
+	}
+	if c.Skew < 0 {
+		c.Skew = 0
+	}
+	if c.Reserve <= 0 {
+		c.Reserve = 2 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 200 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+}
+
+// Assets names the ECS instance behind a private endpoint (the inventory's
+// resolver). Optional.
+type Assets interface {
+	Resolve(ctx context.Context, a *alert.Asset) error
+}
+
+// Coverage decides whether an alert is in scope before any wait (the
+// inventory). Optional: without it every address is traced from mappings.
+type Coverage interface {
+	// Check returns a non-empty reason when the alert is not covered.
+	// known reports whether the inventory has been filled and knows the
+	// alert's addresses, which decides not_covered for alerts with no fit.
+	Check(ctx context.Context, a *alert.Alert) (reason string, inventoryFilled bool, err error)
+}
+
+// Tracer traces alerts. It is safe for concurrent use.
+type Tracer struct {
+	Store    *store.Store
+	Book     egress.Book
+	Waker    *Waker
+	Assets   Assets
+	Coverage Coverage
+	Config   Config
+}
+
+// side is one orientation of an alert: which end is the shared egress.
+type side struct {
+	public  tuple.Endpoint // the egress end, as the detector saw it
+	entries []egress.Entry // what the address book knows of it
+	query   store.Query
+}
+
+type pending struct {
+	i     int
+	a     *alert.Alert
+	sides []side
+}
+
+// Trace answers every alert; results come in the order of the alerts. It
+// waits at most Config.MaxWait, and never past ctx's deadline less Reserve.
+func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Result {
+	cfg := t.Config
+	cfg.defaults()
+	start := time.Now()
+	deadline := start.Add(cfg.MaxWait)
+	if d, ok := ctx.Deadline(); ok && d.Add(-cfg.Reserve).Before(deadline) {
+		deadline = d.Add(-cfg.Reserve)
+	}
+	results := make([]alert.Result, len(alerts))
+	var waiting []*pending
+	var wakeKeys []string
+	for i, a := range alerts {
+		results[i] = alert.Result{AlertID: a.ID, Alert: a.Raw}
+		if t.Coverage != nil {
+			reason, _, err := t.Coverage.Check(ctx, a)
+			if err != nil {
+				results[i].Status, results[i].Reason = alert.Error, "coverage check failed: "+err.Error()
+				continue
+			}
+			if reason != "" {
+				results[i].Status, results[i].Reason = alert.NotCovered, reason
+				continue
+			}
+		}
+		p, err := t.plan(ctx, i, a, cfg)
+		if err != nil {
+			results[i].Status, results[i].Reason = alert.Error, err.Error()
+			continue
+		}
+		waiting = append(waiting, p)
+		for _, s := range p.sides {
+			for _, e := range s.query.Egress {
+				wakeKeys = append(wakeKeys, store.EgressString(e))
+			}
+		}
+	}
+	wake, stop := t.Waker.Listen(wakeKeys)
+	defer stop()
+
+	backoff := cfg.MinBackoff
+	for len(waiting) > 0 {
+		var qs []store.Query
+		for _, p := range waiting {
+			for _, s := range p.sides {
+				qs = append(qs, s.query)
+			}
+		}
+		hits, err := t.Store.Lookup(ctx, qs)
+		waited := time.Since(start).Milliseconds()
+		if err != nil {
+			for _, p := range waiting {
+				r := &results[p.i]
+				r.Status, r.Reason, r.WaitedMS = alert.Error, "mapping store unavailable: "+err.Error(), waited
+			}
+			break
+		}
+		next := waiting[:0]
+		q := 0
+		for _, p := range waiting {
+			if t.resolve(ctx, p, hits[q:q+len(p.sides)], &results[p.i]) {
+				results[p.i].WaitedMS = waited
+			} else {
+				next = append(next, p)
+			}
+			q += len(p.sides)
+		}
+		waiting = next
+		if len(waiting) == 0 {
+			break
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			for _, p := range waiting {
+				r := &results[p.i]
+				r.Status, r.WaitedMS = alert.Untraced, waited
+				r.Reason = fmt.Sprintf("no log record for this tuple arrived within %s; the alert is kept as is", time.Since(start).Round(time.Second))
+			}
+			break
+		}
+		sleep := min(jitter(backoff), remaining)
+		backoff = min(backoff*2, cfg.MaxBackoff)
+		timer := time.NewTimer(sleep)
+		select {
+		case <-timer.C:
+		case <-wake:
+			timer.Stop()
+		case <-ctx.Done():
+			timer.Stop()
+			deadline = time.Now() // one last look, then untraced
+		}
+	}
+	return results
+}
+
+// jitter spreads retries of many concurrent traces over [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+// plan builds the lookups of both orientations of an alert.
+func (t *Tracer) plan(ctx context.Context, i int, a *alert.Alert, cfg Config) (*pending, error) {
+	p := &pending{i: i, a: a}
+	for _, o := range []struct{ public, peer tuple.Endpoint }{
+		{a.Tuple.Dst, a.Tuple.Src}, // inbound to a VIP, or a reply to an EIP
+		{a.Tuple.Src, a.Tuple.Dst}, // outbound from an EIP
+	} {
+		var entries []egress.Entry
+		if t.Book != nil {
+			es, err := t.Book.Lookup(ctx, o.public.Addr)
+			if err != nil {
+				return nil, fmt.Errorf("address book lookup of %s: %w", o.public.Addr, err)
+			}
+			for _, e := range es {
+				if (a.AssetType == 0 || e.Kind == a.AssetType) && (a.AssetID == "" || e.ID == a.AssetID) {
+					entries = append(entries, e)
+				}
+			}
+		}
+		stored := []mapping.Egress{{Addr: o.public.Addr}}
+		for _, e := range entries {
+			for _, s := range e.StoredAs()[1:] {
+				stored = append(stored, s)
+			}
+		}
+		p.sides = append(p.sides, side{public: o.public, entries: entries, query: store.Query{
+			Egress: stored, Proto: a.Tuple.Proto, Port: o.public.Port, Peer: o.peer,
+			At: a.Time.Unix(), Skew: int64(cfg.Skew / time.Second),
+			Portless: a.Tuple.Proto == tuple.TCP && (a.AssetType == 0 || a.AssetType == mapping.KindALB),
+		}})
+	}
+	return p, nil
+}
+
+// resolve fills r from the hits of both orientations; false when none fit.
+func (t *Tracer) resolve(ctx context.Context, p *pending, hits [][]store.Hit, r *alert.Result) bool {
+	type found struct {
+		asset  alert.Asset
+		egress alert.Egress
+	}
+	byEndpoint := map[string]*found{}
+	var keys []string
+	for si, s := range p.sides {
+		for _, h := range hits[si] {
+			if p.a.AssetType != 0 && h.Kind != p.a.AssetType || p.a.AssetID != "" && h.EgressID != "" && h.EgressID != p.a.AssetID {
+				continue
+			}
+			entry := s.owner(h.Mapping)
+			vpc := h.VPC
+			if vpc == "" {
+				vpc = entry.VPC
+			}
+			key := vpc + "|" + h.Private.String()
+			if byEndpoint[key] != nil {
+				continue
+			}
+			id := h.EgressID
+			if id == "" {
+				id = entry.ID
+			}
+			f := &found{
+				asset: alert.Asset{PrivateIP: h.Private.Addr.String(), PrivatePort: h.Private.Port, VPCID: vpc,
+					AccountID: entry.Account, Region: entry.Region, ForwardedFor: addrString(h.Client)},
+				egress: alert.Egress{Type: h.Kind.String(), ID: id, PublicIP: s.public.Addr.String(), PublicPort: s.public.Port},
+			}
+			for _, prev := range h.Previous {
+				f.asset.Retried = append(f.asset.Retried, prev.String())
+			}
+			byEndpoint[key] = f
+			keys = append(keys, key)
+		}
+	}
+	if len(keys) == 0 {
+		return false
+	}
+	sort.Strings(keys)
+	first := byEndpoint[keys[0]]
+	r.Egress = &first.egress
+	for _, k := range keys {
+		if t.Assets != nil {
+			if err := t.Assets.Resolve(ctx, &byEndpoint[k].asset); err != nil {
+				// The endpoint is still the answer; only its name is missing.
+				r.Reason = "instance lookup failed: " + err.Error()
+			}
+		}
+	}
+	if len(keys) == 1 {
+		r.Status, r.Asset = alert.Traced, &first.asset
+		return true
+	}
+	r.Status = alert.Ambiguous
+	r.Reason = fmt.Sprintf("%d private endpoints fit this tuple and time; see candidates", len(keys))
+	for _, k := range keys {
+		r.Candidates = append(r.Candidates, byEndpoint[k].asset)
+	}
+	return true
+}
+
+// owner finds the address-book entry of a hit's egress, if any.
+func (s side) owner(m mapping.Mapping) egress.Entry {
+	for _, e := range s.entries {
+		if m.EgressID != "" && e.ID == m.EgressID {
+			return e
+		}
+	}
+	for _, e := range s.entries {
+		for _, st := range e.StoredAs() {
+			if st == m.Egress {
+				return e
+			}
+		}
+	}
+	return egress.Entry{}
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

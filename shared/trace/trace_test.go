@@ -1,0 +1,183 @@
+package trace_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
+	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/egress"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/store"
+	"github.com/ndrtrace/ndrtrace/shared/trace"
+	"github.com/ndrtrace/ndrtrace/shared/tuple"
+)
+
+var rdb *redis.Client
+
+func TestMain(m *testing.M) {
+	srv, err := redisd.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rdb = redis.NewClient(&redis.Options{Addr: srv.Addr})
+	code := m.Run()
+	srv.Stop()
+	os.Exit(code)
+}
+
+const (
+	eip    = "47.100.1.85"
+	eipPri = "172.16.10.13"
+	remote = "106.11.22.203"
+)
+
+var t0 = time.Date(2025, 2, 5, 14, 50, 0, 0, time.UTC).Unix()
+
+func rec(natIP, pri string, natPort uint16, start, end int64) mapping.Mapping {
+	m := mapping.Mapping{Kind: mapping.KindNAT, EgressID: "ngw-1", VPC: "vpc-1",
+		Egress: mapping.Egress{Addr: netip.MustParseAddr(natIP)}, Proto: tuple.TCP, Port: natPort,
+		Peer:  tuple.Endpoint{Addr: netip.MustParseAddr(remote), Port: 443},
+		Start: start, End: end, Private: tuple.Endpoint{Addr: netip.MustParseAddr(pri), Port: 47176}}
+	if tuple.IsPrivate(m.Egress.Addr) {
+		m.Egress.Scope = "vpc-1"
+	}
+	return m
+}
+
+func alertJSON(id string, src string, sport int, dst string, dport int, at int64) []byte {
+	return []byte(fmt.Sprintf(`{"alert_id":%q,"time":%d,"protocol":"tcp","src_ip":%q,"src_port":%d,"dst_ip":%q,"dst_port":%d,"rule":"c2-beacon"}`,
+		id, at, src, sport, dst, dport))
+}
+
+func decode(t *testing.T, body []byte) *alert.Alert {
+	t.Helper()
+	items, _ := alert.Decode(body)
+	if items[0].Alert == nil {
+		t.Fatalf("test alert invalid: %v", items[0].Invalid)
+	}
+	return items[0].Alert
+}
+
+func tracer(t *testing.T, maxWait time.Duration) (*trace.Tracer, *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	rdb.FlushDB(ctx)
+	st := store.New(rdb, time.Hour)
+	book, err := egress.ParseStatic(fmt.Sprintf(`[{"type":"nat","id":"ngw-1","vpc_id":"vpc-1","public_ip":%q,"private_ip":%q,"account_id":"1234","region":"cn-hangzhou"}]`, "47.100.9.9", eipPri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := trace.NewWaker(ctx, rdb)
+	t.Cleanup(func() { w.Close() })
+	return &trace.Tracer{Store: st, Book: book, Waker: w,
+		Config: trace.Config{MaxWait: maxWait, Skew: time.Minute, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}}, st
+}
+
+func TestTrace(t *testing.T) {
+	tests := []struct {
+		name    string
+		records []mapping.Mapping
+		alert   []byte
+		status  alert.Status
+		assets  []string
+	}{
+		{"exact match", []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)},
+			alertJSON("a", eip, 48155, remote, 443, t0+430), alert.Traced, []string{"172.16.20.21"}},
+		{"reversed orientation", []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)},
+			alertJSON("a", remote, 443, eip, 48155, t0+430), alert.Traced, []string{"172.16.20.21"}},
+		{"port reuse resolves by time", []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600), rec(eip, "172.16.20.22", 48155, t0+1800, t0+2400)},
+			alertJSON("a", eip, 48155, remote, 443, t0+2000), alert.Traced, []string{"172.16.20.22"}},
+		{"overlapping hosts are ambiguous", []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600), rec(eip, "172.16.20.22", 48155, t0+550, t0+1150)},
+			alertJSON("a", eip, 48155, remote, 443, t0+580), alert.Ambiguous, []string{"172.16.20.21", "172.16.20.22"}},
+		{"NAT mode private nat_ip through the address book", []mapping.Mapping{rec(eipPri, "172.16.20.23", 48155, t0, t0+600)},
+			alertJSON("a", "47.100.9.9", 48155, remote, 443, t0+100), alert.Traced, []string{"172.16.20.23"}},
+		{"same host in two records is traced", []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600), rec(eip, "172.16.20.21", 48155, t0+600, t0+1200)},
+			alertJSON("a", eip, 48155, remote, 443, t0+600), alert.Traced, []string{"172.16.20.21"}},
+		{"no record: untraced", nil, alertJSON("a", eip, 48155, remote, 443, t0), alert.Untraced, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, st := tracer(t, 300*time.Millisecond)
+			if err := st.Write(context.Background(), tt.records); err != nil {
+				t.Fatal(err)
+			}
+			a := decode(t, tt.alert)
+			r := tr.Trace(context.Background(), []*alert.Alert{a})[0]
+			if r.Status != tt.status {
+				t.Fatalf("status %s (%s), want %s", r.Status, r.Reason, tt.status)
+			}
+			var got []string
+			if r.Asset != nil {
+				got = append(got, r.Asset.PrivateIP)
+			}
+			for _, c := range r.Candidates {
+				got = append(got, c.PrivateIP)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.assets) {
+				t.Fatalf("assets %v, want %v", got, tt.assets)
+			}
+			if string(r.Alert) != string(tt.alert) || r.AlertID != "a" {
+				t.Fatalf("alert not carried verbatim: %s", r.Alert)
+			}
+			if r.Status == alert.Traced {
+				if r.Asset.VPCID != "vpc-1" || r.Egress == nil || r.Egress.Type != "nat" || r.Egress.ID != "ngw-1" {
+					t.Fatalf("asset %+v egress %+v", r.Asset, r.Egress)
+				}
+			}
+		})
+	}
+}
+
+func TestMappingLandingMidWait(t *testing.T) {
+	tr, st := tracer(t, 20*time.Second)
+	tr.Config.MinBackoff, tr.Config.MaxBackoff = 10*time.Second, 10*time.Second // only a wake-up can beat this
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		st.Write(context.Background(), []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)})
+	}()
+	start := time.Now()
+	r := tr.Trace(context.Background(), []*alert.Alert{decode(t, alertJSON("late", eip, 48155, remote, 443, t0+10))})[0]
+	if r.Status != alert.Traced || r.Asset.PrivateIP != "172.16.20.21" {
+		t.Fatalf("got %s %s", r.Status, r.Reason)
+	}
+	if r.WaitedMS < 250 {
+		t.Fatalf("waited_ms = %d, but the record was written after 300ms", r.WaitedMS)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("the wake-up did not cut the wait: %s", el)
+	}
+}
+
+func TestDeadlineBoundsTheWait(t *testing.T) {
+	tr, _ := tracer(t, time.Minute)
+	tr.Config.Reserve = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	r := tr.Trace(ctx, []*alert.Alert{decode(t, alertJSON("d", eip, 1, remote, 443, t0))})[0]
+	if r.Status != alert.Untraced || r.WaitedMS > 1000 {
+		t.Fatalf("got %s after %dms", r.Status, r.WaitedMS)
+	}
+}
+
+func TestRedisDownGivesErrorWithAlert(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	tr := &trace.Tracer{Store: store.New(dead, time.Hour), Config: trace.Config{MaxWait: time.Second}}
+	body := alertJSON("x", eip, 1, remote, 443, t0)
+	r := tr.Trace(context.Background(), []*alert.Alert{decode(t, body)})[0]
+	if r.Status != alert.Error || string(r.Alert) != string(body) {
+		t.Fatalf("got %+v", r)
+	}
+	out, _ := json.Marshal(r)
+	if !json.Valid(out) {
+		t.Fatal("result not JSON")
+	}
+}
