@@ -36,9 +36,10 @@ const (
 )
 
 // Parse reads one session record. logTime (Unix seconds) stands in for a
-// missing start_time or end_time. It does not allocate: strings in the
-// result are the caller's.
-func Parse(fields []mapping.Field, logTime int64) (mapping.Mapping, mapping.Reject) {
+// missing start_time or end_time; the topic is not used (session logs have
+// none) but keeps the signature of every record parser. It does not
+// allocate: strings in the result are the caller's.
+func Parse(fields []mapping.Field, _ string, logTime int64) (mapping.Mapping, mapping.Reject) {
 	var instance, vpc, proto, priIP, priPort, natIP, natPort, pubIP, pubPort, start, end string
 	var haveStart, haveEnd bool
 	for i := range fields {

@@ -111,7 +111,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, r := Parse(record(tt.over), logTime)
+			m, r := Parse(record(tt.over), "", logTime)
 			if r != tt.reject {
 				t.Fatalf("reject = %q, want %q", r, tt.reject)
 			}
@@ -125,7 +125,7 @@ func TestParse(t *testing.T) {
 func TestParseDoesNotAllocate(t *testing.T) {
 	rec := record(nil)
 	allocs := testing.AllocsPerRun(1000, func() {
-		if _, r := Parse(rec, 1); r != "" {
+		if _, r := Parse(rec, "", 1); r != "" {
 			t.Fatal(r)
 		}
 	})
@@ -140,7 +140,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, proto, priIP, priPort, natIP, natPort, pubIP, pubPort, start, end, vpc string) {
 		fields := []mapping.Field{{Key: "protocol", Value: proto}, {Key: "pri_ip", Value: priIP}, {Key: "pri_port", Value: priPort}, {Key: "nat_ip", Value: natIP},
 			{Key: "nat_port", Value: natPort}, {Key: "pub_ip", Value: pubIP}, {Key: "pub_port", Value: pubPort}, {Key: "start_time", Value: start}, {Key: "end_time", Value: end}, {Key: "vpc_id", Value: vpc}}
-		m, r := Parse(fields, 1738767000)
+		m, r := Parse(fields, "", 1738767000)
 		if r != "" {
 			return
 		}

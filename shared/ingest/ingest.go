@@ -1,0 +1,157 @@
+// Package ingest is the SLS-trigger handler shared by nat-ingest and
+// lb-ingest: pull the trigger's cursor range, parse each record into a
+// mapping, write mappings to the store in pipelined batches, and report.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"github.com/aliyun/fc-runtime-go-sdk/events"
+
+	"github.com/ndrtrace/ndrtrace/shared/fcenv"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/slslog"
+	"github.com/ndrtrace/ndrtrace/shared/store"
+)
+
+// Parser turns one record into a mapping. topic is the log group's topic
+// (the ALB and CLB logs tell themselves apart by it) and logTime the
+// record's own time, for absent time fields.
+type Parser func(fields []mapping.Field, topic string, logTime int64) (mapping.Mapping, mapping.Reject)
+
+// Summary is what an invocation returns.
+type Summary struct {
+	Project    string         `json:"project"`
+	Logstore   string         `json:"logstore"`
+	Shard      int            `json:"shard"`
+	LogGroups  int            `json:"log_groups"`
+	Records    int            `json:"records"`
+	Mappings   int            `json:"mappings"`
+	Rejected   map[string]int `json:"rejected"`
+	DurationMS int64          `json:"duration_ms"`
+}
+
+// BatchSize is how many mappings are written per pipelined flush.
+const BatchSize = 8192
+
+// Batcher parses records and writes their mappings in batches. It is used
+// once per range.
+type Batcher struct {
+	Store *store.Store
+	Parse Parser
+
+	batch   []mapping.Mapping
+	fields  []mapping.Field
+	summary Summary
+}
+
+// Add parses every record of a log group, flushing when the batch is full.
+func (b *Batcher) Add(ctx context.Context, lg *sls.LogGroup) error {
+	b.summary.LogGroups++
+	topic := lg.GetTopic()
+	for _, l := range lg.Logs {
+		b.summary.Records++
+		b.fields = slslog.Fields(b.fields, l)
+		m, reject := b.Parse(b.fields, topic, int64(l.GetTime()))
+		if reject != "" {
+			if b.summary.Rejected == nil {
+				b.summary.Rejected = map[string]int{}
+			}
+			b.summary.Rejected[string(reject)]++
+			continue
+		}
+		b.batch = append(b.batch, m)
+		if len(b.batch) >= BatchSize {
+			if err := b.Flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Flush writes what is buffered.
+func (b *Batcher) Flush(ctx context.Context) error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	if err := b.Store.Write(ctx, b.batch); err != nil {
+		return err
+	}
+	b.summary.Mappings += len(b.batch)
+	clear(b.batch) // drop references into the SDK's buffers
+	b.batch = b.batch[:0]
+	return nil
+}
+
+// Summary returns the counts so far.
+func (b *Batcher) Summary() Summary { return b.summary }
+
+// Handler serves SLS trigger events.
+type Handler struct {
+	Store *store.Store
+	Parse Parser
+	// NewClient builds the SLS client for an invocation; nil means
+	// slslog.NewClient with the invocation's STS credentials.
+	NewClient func(ctx context.Context, endpoint string) (sls.ClientInterface, error)
+}
+
+// ErrBadEvent marks an event that is not an SLS trigger event; retrying it
+// cannot help, but it is still an error so that it shows.
+var ErrBadEvent = errors.New("not an SLS trigger event")
+
+// Handle reads the event's range and writes its mappings. Any failure to
+// read SLS or write Redis is returned so the trigger retries the range;
+// re-reading a range writes the same entries again.
+func (h *Handler) Handle(ctx context.Context, ev events.SlsEvent) (Summary, error) {
+	start := time.Now()
+	log := fcenv.Logger(ctx)
+	r, endpoint, err := rangeOf(ev)
+	if err != nil {
+		return Summary{}, err
+	}
+	newClient := h.NewClient
+	if newClient == nil {
+		newClient = func(ctx context.Context, endpoint string) (sls.ClientInterface, error) {
+			cred, err := fcenv.CredentialsFrom(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return slslog.NewClient(endpoint, cred, slslog.RetryBudget(ctx)), nil
+		}
+	}
+	client, err := newClient(ctx, endpoint)
+	if err != nil {
+		return Summary{}, fmt.Errorf("sls client for %s: %w", endpoint, err)
+	}
+	defer client.Close()
+
+	b := &Batcher{Store: h.Store, Parse: h.Parse}
+	b.summary = Summary{Project: r.Project, Logstore: r.Logstore, Shard: r.Shard}
+	_, err = slslog.Read(ctx, client, r, func(lg *sls.LogGroup) error { return b.Add(ctx, lg) })
+	if err == nil {
+		err = b.Flush(ctx)
+	}
+	s := b.Summary()
+	s.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		log.Error("ingest failed; the trigger will retry the range", "range", r.String(), "records", s.Records, "err", err)
+		return s, err
+	}
+	log.Info("ingested", "range", r.String(), "records", s.Records, "mappings", s.Mappings, "rejected", s.Rejected, "ms", s.DurationMS)
+	return s, nil
+}
+
+func rangeOf(ev events.SlsEvent) (slslog.Range, string, error) {
+	src := ev.Source
+	if src == nil || src.Endpoint == nil || src.ProjectName == nil || src.LogstoreName == nil ||
+		src.ShardID == nil || src.BeginCursor == nil || src.EndCursor == nil {
+		return slslog.Range{}, "", fmt.Errorf("%w: source.endpoint, projectName, logstoreName, shardId, beginCursor and endCursor are required", ErrBadEvent)
+	}
+	return slslog.Range{Project: *src.ProjectName, Logstore: *src.LogstoreName, Shard: *src.ShardID,
+		Begin: *src.BeginCursor, End: *src.EndCursor}, *src.Endpoint, nil
+}

@@ -1,0 +1,138 @@
+// Package traceapi is the trace function's handler: it takes alerts from a
+// direct (or asynchronous) invocation or an HTTP trigger, traces them, records
+// the results, and answers. Whatever happens, each alert comes back in its
+// result and is recorded.
+package traceapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/fcenv"
+	"github.com/ndrtrace/ndrtrace/shared/results"
+	"github.com/ndrtrace/ndrtrace/shared/trace"
+	"github.com/ndrtrace/ndrtrace/shared/webhook"
+)
+
+// Handler serves the trace function.
+type Handler struct {
+	Tracer   *trace.Tracer
+	Recorder results.Recorder // nil: results are only returned
+	Secret   string           // WEBHOOK_SECRET; empty: HTTP requests need no signature
+	Now      func() time.Time
+}
+
+// Batch is the response to a batch of alerts.
+type Batch struct {
+	Results []alert.Result `json:"results"`
+}
+
+// Handle is the FC entry point. The payload is raw so that a body that is not
+// JSON still becomes an invalid result rather than a runtime error.
+func (h *Handler) Handle(ctx context.Context, payload []byte) (any, error) {
+	req, isHTTP, err := webhook.FromEvent(payload)
+	if !isHTTP {
+		out, _, _ := h.traceBody(ctx, payload)
+		return json.RawMessage(out), nil
+	}
+	log := fcenv.Logger(ctx)
+	switch {
+	case errors.Is(err, webhook.ErrTooLarge):
+		return errorResponse(http.StatusRequestEntityTooLarge, "body exceeds the 6 MiB limit"), nil
+	case err != nil:
+		return errorResponse(http.StatusBadRequest, err.Error()), nil
+	case req.Method != "" && req.Method != http.MethodPost:
+		return errorResponse(http.StatusMethodNotAllowed, "POST alerts as JSON"), nil
+	}
+	if h.Secret != "" {
+		if err := webhook.Verify(h.Secret, req, h.now()); err != nil {
+			log.Warn("rejected unsigned or badly signed request", "err", err.Error())
+			return errorResponse(http.StatusUnauthorized, err.Error()), nil
+		}
+	}
+	out, badRequest, recorded := h.traceBody(ctx, req.Body)
+	status := http.StatusOK
+	if badRequest {
+		status = http.StatusBadRequest
+	}
+	resp := webhook.Response(status, out)
+	if !recorded {
+		resp.Headers["X-Ndrtrace-Recorded"] = "false"
+	}
+	return resp, nil
+}
+
+// traceBody decodes, traces and records; it returns the JSON answer, whether
+// the request as a whole was bad (not JSON, or a single invalid alert), and
+// whether the results were recorded.
+func (h *Handler) traceBody(ctx context.Context, body []byte) (out []byte, badRequest, recorded bool) {
+	items, batch := alert.Decode(body)
+	rs := make([]alert.Result, len(items))
+	var valid []*alert.Alert
+	var at []int
+	for i, it := range items {
+		if it.Invalid != nil {
+			rs[i] = alert.InvalidResult(it.Invalid)
+			continue
+		}
+		valid = append(valid, it.Alert)
+		at = append(at, i)
+	}
+	if len(valid) > 0 {
+		for j, r := range h.Tracer.Trace(ctx, valid) {
+			rs[at[j]] = r
+		}
+	}
+	recorded = h.record(ctx, rs)
+
+	var err error
+	if batch {
+		out, err = json.Marshal(Batch{Results: rs})
+	} else {
+		out, err = json.Marshal(rs[0])
+		badRequest = rs[0].Status == alert.StatusInvalid
+	}
+	if err != nil { // cannot happen for these types; keep the answer JSON anyway
+		out = []byte(`{"status":"error","reason":"result encoding failed"}`)
+	}
+	return out, badRequest, recorded
+}
+
+// record writes the results durably. When the results logstore cannot be
+// written, the results go to the function's own log (which FC ships to SLS)
+// so that no alert is lost.
+func (h *Handler) record(ctx context.Context, rs []alert.Result) bool {
+	log := fcenv.Logger(ctx)
+	counts := map[alert.Status]int{}
+	for _, r := range rs {
+		counts[r.Status]++
+	}
+	log.Info("traced", "alerts", len(rs), "statuses", counts)
+	if h.Recorder == nil || len(rs) == 0 {
+		return true
+	}
+	if err := h.Recorder.Record(ctx, rs); err != nil {
+		log.Error("results not recorded in the results logstore; fallback copy follows", "err", err)
+		for _, r := range rs {
+			log.Error("unrecorded result", "result", r)
+		}
+		return false
+	}
+	return true
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func errorResponse(status int, reason string) any {
+	b, _ := json.Marshal(map[string]string{"status": "error", "reason": reason})
+	return webhook.Response(status, b)
+}
