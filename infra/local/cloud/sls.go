@@ -1,0 +1,66 @@
+package cloud
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+)
+
+// Client returns an SLS SDK client that reaches the emulator the way the
+// functions do: through the proxy, signed with the local STS credentials.
+func (c *Cloud) Client() sls.ClientInterface {
+	cl := sls.CreateNormalInterfaceV2(SLSEndpoint, sls.NewStaticCredentialsProvider(c.Creds.AccessKeyID, c.Creds.AccessKeySecret, c.Creds.SecurityToken))
+	proxy, _ := url.Parse(c.SLS.ProxyURL())
+	cl.SetHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}})
+	cl.SetRetryTimeout(5 * time.Second)
+	return cl
+}
+
+// Logstore creates a project's logstore in the emulator (one shard: a
+// trigger event names one shard's range).
+func (c *Cloud) Logstore(project, logstore string) {
+	c.SLS.CreateProject(project)
+	c.SLS.CreateLogstore(project, logstore, 1, 7)
+}
+
+// Put writes records as one log group through the real SDK (PutLogs) and
+// returns the cursor range they occupy in shard 0.
+func (c *Cloud) Put(project, logstore, topic string, logTime time.Time, records []map[string]string) (begin, end string, err error) {
+	cl := c.Client()
+	defer cl.Close()
+	if begin, err = cl.GetCursor(project, logstore, 0, "end"); err != nil {
+		return "", "", fmt.Errorf("cursor before put: %w", err)
+	}
+	lg := &sls.LogGroup{Topic: &topic}
+	t := uint32(logTime.Unix())
+	for _, r := range records {
+		l := &sls.Log{Time: &t}
+		for k, v := range r {
+			l.Contents = append(l.Contents, &sls.LogContent{Key: &k, Value: &v})
+		}
+		lg.Logs = append(lg.Logs, l)
+	}
+	if err := cl.PutLogs(project, logstore, lg); err != nil {
+		return "", "", fmt.Errorf("put %d records: %w", len(records), err)
+	}
+	if end, err = cl.GetCursor(project, logstore, 0, "end"); err != nil {
+		return "", "", fmt.Errorf("cursor after put: %w", err)
+	}
+	return begin, end, nil
+}
+
+// TriggerEvent is the event an SLS trigger sends for a range of shard 0.
+func TriggerEvent(project, logstore, begin, end string) []byte {
+	ev := map[string]any{
+		"parameter": map[string]any{},
+		"source": map[string]any{"endpoint": SLSEndpoint, "projectName": project, "logstoreName": logstore,
+			"shardId": 0, "beginCursor": begin, "endCursor": end},
+		"jobName": "ndrtrace-local", "taskId": "local-task", "cursorTime": time.Now().Unix(),
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
