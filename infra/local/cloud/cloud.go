@@ -193,7 +193,8 @@ func Functions() ([]string, error) {
 }
 
 // Build compiles every function as FC's go1 runtime wants it (static
-// linux/amd64) into dir/<name>/main.
+// linux/amd64) into dir/<name>/main. One go command builds them all, so the
+// packages they share compile once and in parallel.
 func Build(ctx context.Context, dir string) error {
 	root, err := ModuleRoot()
 	if err != nil {
@@ -203,12 +204,27 @@ func Build(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	tmp, err := os.MkdirTemp(dir, ".build-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", tmp + string(filepath.Separator)}
 	for _, n := range names {
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, n, "main"), "./functions/"+n)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", n, err, out)
+		args = append(args, "./functions/"+n)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build functions: %v\n%s", err, out)
+	}
+	for _, n := range names {
+		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(tmp, n), filepath.Join(dir, n, "main")); err != nil {
+			return fmt.Errorf("place %s: %w", n, err)
 		}
 	}
 	return nil

@@ -1,0 +1,57 @@
+# ndrtrace: `make run` runs the whole pipeline on the local cloud; `make test`
+# runs every test. Both install what they need on a fresh Debian machine.
+
+GO       ?= go
+FUNCS    := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
+DIST     := dist
+FUZZTIME ?= 5s
+
+.PHONY: all run test unit e2e fuzz bench build package deploy clean redis tools vet
+
+all: test
+
+## run: the whole pipeline on the local cloud (embedded Redis unless REDIS_URL is set)
+run:
+	$(GO) run ./infra/local/run
+
+## test: vet, unit, store, end-to-end and short fuzz runs (installs redis-server if missing)
+test: redis vet
+	$(GO) test -count=1 ./...
+	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
+	$(GO) vet ./...
+
+## fuzz: every fuzz target for FUZZTIME each
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
+
+## bench: figures against a local redis-server (installs it if missing)
+bench: redis
+	$(GO) run ./infra/local/bench
+
+redis:
+	@./infra/local/scripts/ensure-redis.sh
+
+## build: static linux/amd64 binaries as FC's go1 runtime runs them
+build:
+	@for f in $(FUNCS); do \
+		echo "build $$f"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w -buildid=' -o $(DIST)/$$f/main ./functions/$$f || exit 1; \
+	done
+
+## package: one zip per function, with an executable main at its root
+package: build
+	@for f in $(FUNCS); do \
+		rm -f $(DIST)/$$f.zip; \
+		$(GO) run ./infra/local/scripts/zipfn $(DIST)/$$f/main $(DIST)/$$f.zip || exit 1; \
+		echo "package $(DIST)/$$f.zip"; \
+	done
+
+## deploy: Serverless Devs (s deploy) with s.yaml; see README, Deploy
+deploy: package
+	s deploy -y
+
+clean:
+	rm -rf $(DIST)

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
+	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
+	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/ingest"
+)
+
+// The scenario, after the session-log investigation ndrtrace replaces: one
+// Internet NAT gateway whose EIP 50 ECS instances share; around 14:57 a
+// third-party service saw a surge from that EIP and blacklisted it. Times are
+// Beijing time (UTC+8), as the console shows them.
+const (
+	project   = "ndr-logs"
+	natLS     = "nat-sessions"
+	resultsLS = "trace-results"
+	gateway   = "ngw-bp1demo0nat"
+	vpc       = "vpc-bp1demo0vpc"
+	eip       = "47.100.1.85"  // the shared EIP (Multi-EIP-to-ENI mode: logged as is)
+	eipNAT    = "47.100.1.86"  // a second EIP, bound in NAT mode
+	eipNATPri = "172.16.10.13" // ... which the logs name by its private address
+	thirdPty  = "47.110.22.157"
+	culprit   = "172.16.20.21"
+)
+
+var (
+	beijing = time.FixedZone("UTC+8", 8*3600)
+	t0      = time.Date(2025, 2, 5, 14, 52, 0, 0, beijing) // first minute of logs
+	remotes = []string{"106.11.22.203", "140.205.60.46", "203.119.169.31", "110.242.68.66", "39.156.66.10", "8.8.8.8", "1.1.1.1", thirdPty}
+)
+
+type demo struct {
+	lc      *cloud.Cloud
+	nat     *fcemu.Runtime
+	trace   *fcemu.Runtime
+	rng     *rand.Rand
+	records int
+	batches int
+	// ports remembers the NAT port of a few sessions the alerts ask about.
+	surgePort, reusePort, overlapPort, natModePort int
+}
+
+type row struct {
+	name, tuple, status, endpoint, wait, note string
+}
+
+func newDemo(lc *cloud.Cloud) *demo {
+	return &demo{lc: lc, rng: rand.New(rand.NewPCG(2025, 205))}
+}
+
+func (d *demo) setup(ctx context.Context) error {
+	d.lc.Logstore(project, natLS)
+	d.lc.Logstore(project, resultsLS)
+	var err error
+	if d.nat, err = d.lc.Function(ctx, "nat-ingest", nil); err != nil {
+		return err
+	}
+	d.trace, err = d.lc.Function(ctx, "trace", map[string]string{
+		"TRACE_MAX_WAIT":   "5s", // a short demo; 90s in production
+		"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": resultsLS,
+		"EGRESS_ADDRESSES": fmt.Sprintf(`[{"type":"nat","id":%q,"vpc_id":%q,"public_ip":%q,"account_id":%q,"region":"cn-hangzhou"},`+
+			`{"type":"nat","id":%q,"vpc_id":%q,"public_ip":%q,"private_ip":%q,"account_id":%q,"region":"cn-hangzhou"}]`,
+			gateway, vpc, eip, d.lc.Account, gateway, vpc, eipNAT, eipNATPri, d.lc.Account),
+	}, func(f *fcemu.Function) { f.Timeout = 60 * time.Second })
+	return err
+}
+
+func (d *demo) session(natIP string, natPort int, pri string, priPort int, pub string, pubPort int, start time.Time, dur time.Duration, bytes int) map[string]string {
+	return map[string]string{
+		"instance": gateway, "vpc_id": vpc, "protocol": "6",
+		"pri_ip": pri, "pri_port": strconv.Itoa(priPort), "nat_ip": natIP, "nat_port": strconv.Itoa(natPort),
+		"pub_ip": pub, "pub_port": strconv.Itoa(pubPort),
+		"bytes_from_vpc": strconv.Itoa(bytes), "pkts_from_vpc": strconv.Itoa(bytes/900 + 1),
+		"bytes_from_pub": strconv.Itoa(bytes / 3), "pkts_from_pub": strconv.Itoa(bytes/2700 + 1),
+		"start_time": strconv.FormatInt(start.Unix(), 10), "end_time": strconv.FormatInt(start.Add(dur).Unix(), 10),
+	}
+}
+
+// minute builds one minute of session records from the 50 instances.
+func (d *demo) minute(m int) []map[string]string {
+	at := t0.Add(time.Duration(m) * time.Minute)
+	var recs []map[string]string
+	for i := 0; i < 400; i++ {
+		host := fmt.Sprintf("172.16.20.%d", 1+d.rng.IntN(50))
+		remote := remotes[d.rng.IntN(len(remotes)-1)]
+		recs = append(recs, d.session(eip, 1024+d.rng.IntN(64000), host, 30000+d.rng.IntN(30000), remote, 443,
+			at.Add(time.Duration(d.rng.IntN(60))*time.Second), time.Duration(30+d.rng.IntN(570))*time.Second, 200+d.rng.IntN(50000)))
+	}
+	// 14:55-14:58: the culprit floods the third-party service.
+	if m >= 3 && m <= 6 {
+		for i := 0; i < 150; i++ {
+			port := 20000 + m*1000 + i
+			if m == 5 && i == 70 {
+				d.surgePort = port
+			}
+			recs = append(recs, d.session(eip, port, culprit, 40000+i, thirdPty, 80, at.Add(time.Duration(i%60)*time.Second), 2*time.Minute, 2_000_000))
+		}
+	}
+	switch m {
+	case 0: // port reuse: EIP port 61000 to 106.11.22.203:443, first one host...
+		d.reusePort = 61000
+		recs = append(recs, d.session(eip, 61000, "172.16.20.7", 41000, remotes[0], 443, at, 2*time.Minute, 5000))
+		// ...and two hosts whose windows overlap on another port.
+		d.overlapPort = 61001
+		recs = append(recs, d.session(eip, 61001, "172.16.20.8", 41001, remotes[1], 443, at, 4*time.Minute, 5000),
+			d.session(eip, 61001, "172.16.20.9", 41002, remotes[1], 443, at.Add(3*time.Minute), 4*time.Minute, 5000))
+		// NAT mode: the second EIP appears as its private address.
+		d.natModePort = 33333
+		recs = append(recs, d.session(eipNATPri, 33333, "172.16.20.33", 45000, remotes[2], 443, at, 5*time.Minute, 7000))
+	case 4: // ...then another host, later.
+		recs = append(recs, d.session(eip, 61000, "172.16.20.44", 41003, remotes[0], 443, at, 2*time.Minute, 5000))
+	}
+	return recs
+}
+
+// ingestNAT writes eight minutes of session logs into the SLS emulator, one
+// log group a minute, and has the compiled nat-ingest binary ingest each
+// range as the SLS trigger would.
+func (d *demo) ingestNAT(ctx context.Context) error {
+	start := time.Now()
+	mappings, rejected := 0, 0
+	for m := 0; m < 8; m++ {
+		recs := d.minute(m)
+		begin, end, err := d.lc.Put(project, natLS, "", t0.Add(time.Duration(m+5)*time.Minute), recs)
+		if err != nil {
+			return err
+		}
+		s, err := d.ingest(ctx, begin, end)
+		if err != nil {
+			return err
+		}
+		d.records += s.Records
+		mappings += s.Mappings
+		for _, n := range s.Rejected {
+			rejected += n
+		}
+		d.batches++
+	}
+	fmt.Printf("NAT gateway %s, EIPs %s and %s (NAT mode, logged as %s), 50 ECS instances in %s\n", gateway, eip, eipNAT, eipNATPri, vpc)
+	fmt.Printf("ingested %d session records (14:52-15:00) in %d trigger invocations of nat-ingest: %d mappings, %d rejected, %s\n\n",
+		d.records, d.batches, mappings, rejected, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (d *demo) ingest(ctx context.Context, begin, end string) (ingest.Summary, error) {
+	res, err := d.nat.Invoke(ctx, cloud.TriggerEvent(project, natLS, begin, end))
+	if err != nil {
+		return ingest.Summary{}, err
+	}
+	if res.Error != nil {
+		return ingest.Summary{}, fmt.Errorf("nat-ingest: %v", res.Error)
+	}
+	var s ingest.Summary
+	return s, json.Unmarshal(res.Payload, &s)
+}
+
+type demoAlert struct {
+	name, src string
+	sport     int
+	dst       string
+	dport     int
+	at        time.Time
+	note      string
+}
+
+func (a demoAlert) body(id string) []byte {
+	return []byte(fmt.Sprintf(`{"alert_id":%q,"time":%q,"protocol":"tcp","src_ip":%q,"src_port":%d,"dst_ip":%q,"dst_port":%d,"rule":%q}`,
+		id, a.at.Format(time.RFC3339), a.src, a.sport, a.dst, a.dport, a.name))
+}
+
+func (d *demo) traceAlerts(ctx context.Context) ([]row, error) {
+	at := func(hhmmss string) time.Time {
+		t, _ := time.ParseInLocation("2006-01-02 15:04:05", "2025-02-05 "+hhmmss, beijing)
+		return t
+	}
+	alerts := []demoAlert{
+		{"surge to third party", eip, d.surgePort, thirdPty, 80, at("14:57:10"), "the seed's story"},
+		{"reply seen inbound", thirdPty, 80, eip, d.surgePort, at("14:57:10"), "reversed orientation"},
+		{"port reuse, early", eip, d.reusePort, remotes[0], 443, at("14:52:30"), "EIP:port used by two hosts"},
+		{"port reuse, late", eip, d.reusePort, remotes[0], 443, at("14:56:40"), "...resolved by time"},
+		{"overlapping sessions", eip, d.overlapPort, remotes[1], 443, at("14:55:30"), "two hosts fit: no guess"},
+		{"NAT-mode EIP", eipNAT, d.natModePort, remotes[2], 443, at("14:53:00"), "nat_ip translated"},
+		{"log lands mid-wait", eip, 62000, remotes[3], 443, at("15:01:00"), "record ingested 1.5s later"},
+		{"log never comes", eip, 62001, remotes[3], 443, at("15:01:00"), "original alert kept"},
+	}
+	type answer struct {
+		i   int
+		r   alert.Result
+		err error
+	}
+	ch := make(chan answer, len(alerts)+1)
+	for i, a := range alerts {
+		go func() {
+			r, err := d.traceOne(ctx, a.body(fmt.Sprintf("ndr-%03d", i+1)))
+			ch <- answer{i, r, err}
+		}()
+	}
+	// The late record: its trace is already waiting when it is ingested.
+	time.Sleep(1500 * time.Millisecond)
+	begin, end, err := d.lc.Put(project, natLS, "", at("15:06:00"), []map[string]string{
+		d.session(eip, 62000, "172.16.20.12", 46000, remotes[3], 443, at("15:00:30"), time.Minute, 9000)})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.ingest(ctx, begin, end); err != nil {
+		return nil, err
+	}
+	// An invalid alert is answered too, naming the field.
+	invalid := []byte(fmt.Sprintf(`{"alert_id":"ndr-%03d","time":%q,"protocol":"tcp","src_ip":%q,"src_port":1,"dst_ip":%q}`, len(alerts)+1, at("15:02:00").Format(time.RFC3339), eip, thirdPty))
+	ir, err := d.traceOne(ctx, invalid)
+	if err != nil {
+		return nil, err
+	}
+
+	rows := make([]row, len(alerts)+1)
+	for range alerts {
+		a := <-ch
+		if a.err != nil {
+			return nil, a.err
+		}
+		rows[a.i] = toRow(alerts[a.i].name, alerts[a.i].note, a.r)
+	}
+	rows[len(alerts)] = toRow("malformed alert", "rejected, kept", ir)
+	return rows, nil
+}
+
+func (d *demo) traceOne(ctx context.Context, body []byte) (alert.Result, error) {
+	res, err := d.trace.Invoke(ctx, body)
+	if err != nil {
+		return alert.Result{}, err
+	}
+	if res.Error != nil {
+		return alert.Result{}, fmt.Errorf("trace: %v", res.Error)
+	}
+	var r alert.Result
+	return r, json.Unmarshal(res.Payload, &r)
+}
+
+func toRow(name, note string, r alert.Result) row {
+	var raw map[string]any
+	json.Unmarshal(r.Alert, &raw)
+	tup := fmt.Sprintf("%v:%v -> %v:%v", raw["src_ip"], orDash(raw["src_port"]), raw["dst_ip"], orDash(raw["dst_port"]))
+	out := row{name: name + " (" + r.AlertID + ")", tuple: tup, status: string(r.Status), wait: fmt.Sprintf("%.1fs", float64(r.WaitedMS)/1000), note: note}
+	switch r.Status {
+	case alert.Traced:
+		out.endpoint = fmt.Sprintf("%s:%d", r.Asset.PrivateIP, r.Asset.PrivatePort)
+	case alert.Ambiguous:
+		for i, c := range r.Candidates {
+			if i > 0 {
+				out.endpoint += " | "
+			}
+			out.endpoint += fmt.Sprintf("%s:%d", c.PrivateIP, c.PrivatePort)
+		}
+	case alert.StatusInvalid:
+		out.endpoint = r.Reason
+	default:
+		out.endpoint = "-"
+	}
+	return out
+}
+
+func orDash(v any) any {
+	if v == nil {
+		return "-"
+	}
+	return v
+}
