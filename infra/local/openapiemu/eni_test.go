@@ -1,0 +1,89 @@
+package openapiemu_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/openapiemu"
+)
+
+func TestFindENIPrimarySecondaryMiss(t *testing.T) {
+	f := setup(t)
+	f.emu.AddENI(ownAccount, hangzhou, openapiemu.ENI{ID: "eni-primary", InstanceID: "i-web1", VPCID: "vpc-a", PrimaryIP: "172.16.20.21"})
+	f.emu.AddENI(ownAccount, hangzhou, openapiemu.ENI{ID: "eni-multi", InstanceID: "i-web2", VPCID: "vpc-a", PrimaryIP: "172.16.20.30", SecondaryIPs: []string{"172.16.20.31", "172.16.20.32"}})
+	f.emu.AddENI(ownAccount, hangzhou, openapiemu.ENI{ID: "eni-othervpc", InstanceID: "i-other", VPCID: "vpc-b", PrimaryIP: "172.16.20.40"})
+
+	eni, ok, err := f.cl.FindENI(ctx(t), hangzhou, "vpc-a", "172.16.20.21")
+	if err != nil || !ok || eni.ID != "eni-primary" || eni.InstanceID != "i-web1" || eni.VPCID != "vpc-a" || eni.PrivateIP != "172.16.20.21" {
+		t.Fatalf("primary: %+v %v %v", eni, ok, err)
+	}
+	if n := len(calls(f.emu, "DescribeNetworkInterfaces")); n != 1 {
+		t.Fatalf("primary hit took %d calls", n)
+	}
+
+	f.emu.ResetCalls()
+	eni, ok, err = f.cl.FindENI(ctx(t), hangzhou, "vpc-a", "172.16.20.32")
+	if err != nil || !ok || eni.ID != "eni-multi" || eni.InstanceID != "i-web2" {
+		t.Fatalf("secondary: %+v %v %v", eni, ok, err)
+	}
+	dc := calls(f.emu, "DescribeNetworkInterfaces")
+	if len(dc) != 2 || dc[0].Params["PrimaryIpAddress"] != "172.16.20.32" || dc[1].Params["PrivateIpAddress.1"] != "172.16.20.32" ||
+		dc[0].Params["VpcId"] != "vpc-a" || dc[1].Params["VpcId"] != "vpc-a" {
+		t.Fatalf("lookup order: %+v", dc)
+	}
+
+	if _, ok, err := f.cl.FindENI(ctx(t), hangzhou, "vpc-a", "172.16.20.40"); ok || err != nil {
+		t.Fatalf("other VPC's address found: %v %v", ok, err)
+	}
+	if _, ok, err := f.cl.FindENI(ctx(t), hangzhou, "vpc-a", "10.9.9.9"); ok || err != nil {
+		t.Fatalf("miss: %v %v", ok, err)
+	}
+}
+
+// The emulator pages DescribeNetworkInterfaces by NextToken as the real SDK
+// drives it directly.
+func TestENITokenPaging(t *testing.T) {
+	f := setup(t)
+	for i := range 25 {
+		f.emu.AddENI(ownAccount, hangzhou, openapiemu.ENI{ID: fmt.Sprintf("eni-%03d", i), VPCID: "vpc-p", PrimaryIP: fmt.Sprintf("10.1.0.%d", i)})
+	}
+	cfg := sdk.NewConfig()
+	cfg.Scheme = "http"
+	cl, err := ecs.NewClientWithOptions(hangzhou, cfg, credentials.NewAccessKeyCredential(ownKey.AccessKeyID, ownKey.AccessKeySecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	token := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		req := ecs.CreateDescribeNetworkInterfacesRequest()
+		req.VpcId = "vpc-p"
+		req.MaxResults = requests.NewInteger(10)
+		req.NextToken = token
+		resp, err := cl.DescribeNetworkInterfaces(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range resp.NetworkInterfaceSets.NetworkInterfaceSet {
+			ids = append(ids, n.NetworkInterfaceId)
+		}
+		if resp.NextToken == "" {
+			break
+		}
+		token = resp.NextToken
+	}
+	if len(ids) != 25 || ids[0] != "eni-000" || ids[24] != "eni-024" {
+		t.Fatalf("ids %v", ids)
+	}
+	if n := len(calls(f.emu, "DescribeNetworkInterfaces")); n != 3 {
+		t.Fatalf("%d pages, want 3", n)
+	}
+}
