@@ -52,13 +52,22 @@ type Assets interface {
 	Resolve(ctx context.Context, a *alert.Asset) error
 }
 
-// Coverage decides whether an alert is in scope before any wait (the
-// inventory). Optional: without it every address is traced from mappings.
+// Coverage decides whether an alert is in scope (the inventory). Optional:
+// without it every address is traced from mappings alone.
 type Coverage interface {
-	// Check returns a non-empty reason when the alert is not covered.
-	// known reports whether the inventory has been filled and knows the
-	// alert's addresses, which decides not_covered for alerts with no fit.
-	Check(ctx context.Context, a *alert.Alert) (reason string, inventoryFilled bool, err error)
+	Check(ctx context.Context, a *alert.Alert) (Verdict, error)
+}
+
+// Verdict is what the inventory says of an alert before any wait.
+type Verdict struct {
+	// NotCovered, when set, is the reason the alert is answered not_covered
+	// at once: its egress has the alert's category switched off, or its
+	// coverage began after the alert's time.
+	NotCovered string
+	// Unknown means the inventory has been filled and knows neither address
+	// of the alert as an egress: if the first look finds no mapping, the
+	// answer is not_covered rather than a wait.
+	Unknown bool
 }
 
 // Tracer traces alerts. It is safe for concurrent use.
@@ -79,9 +88,10 @@ type side struct {
 }
 
 type pending struct {
-	i     int
-	a     *alert.Alert
-	sides []side
+	i       int
+	a       *alert.Alert
+	sides   []side
+	unknown bool // see Verdict.Unknown
 }
 
 // Trace answers every alert; results come in the order of the alerts. It
@@ -99,14 +109,15 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 	var wakeKeys []string
 	for i, a := range alerts {
 		results[i] = alert.Result{AlertID: a.ID, Alert: a.Raw}
+		var v Verdict
 		if t.Coverage != nil {
-			reason, _, err := t.Coverage.Check(ctx, a)
-			if err != nil {
+			var err error
+			if v, err = t.Coverage.Check(ctx, a); err != nil {
 				results[i].Status, results[i].Reason = alert.Error, "coverage check failed: "+err.Error()
 				continue
 			}
-			if reason != "" {
-				results[i].Status, results[i].Reason = alert.NotCovered, reason
+			if v.NotCovered != "" {
+				results[i].Status, results[i].Reason = alert.NotCovered, v.NotCovered
 				continue
 			}
 		}
@@ -115,6 +126,7 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 			results[i].Status, results[i].Reason = alert.Error, err.Error()
 			continue
 		}
+		p.unknown = v.Unknown
 		waiting = append(waiting, p)
 		for _, s := range p.sides {
 			for _, e := range s.query.Egress {
@@ -147,6 +159,10 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 		for _, p := range waiting {
 			if t.resolve(ctx, p, hits[q:q+len(p.sides)], &results[p.i]) {
 				results[p.i].WaitedMS = waited
+			} else if p.unknown {
+				r := &results[p.i]
+				r.Status, r.WaitedMS = alert.NotCovered, waited
+				r.Reason = "neither address is an onboarded NAT gateway or load balancer"
 			} else {
 				next = append(next, p)
 			}
