@@ -35,18 +35,27 @@ type Summary struct {
 	DurationMS int64          `json:"duration_ms"`
 }
 
-// BatchSize is how many mappings are written per pipelined flush.
-const BatchSize = 8192
+// BatchSize is how many mappings are written per pipelined flush. Larger
+// batches touch each Redis slot more than once and so send fewer commands
+// per mapping; 65536 mappings are ~15 MB of Go memory, two of them in flight.
+const BatchSize = 65536
 
-// Batcher parses records and writes their mappings in batches. It is used
-// once per range.
+// Batcher parses records and writes their mappings in batches, writing one
+// batch while it parses the next. It is used once per range.
 type Batcher struct {
 	Store *store.Store
 	Parse Parser
 
-	batch   []mapping.Mapping
-	fields  []mapping.Field
-	summary Summary
+	batch    []mapping.Mapping
+	spare    []mapping.Mapping
+	inflight chan flushed
+	fields   []mapping.Field
+	summary  Summary
+}
+
+type flushed struct {
+	batch []mapping.Mapping
+	err   error
 }
 
 // Add parses every record of a log group, flushing when the batch is full.
@@ -66,7 +75,7 @@ func (b *Batcher) Add(ctx context.Context, lg *sls.LogGroup) error {
 		}
 		b.batch = append(b.batch, m)
 		if len(b.batch) >= BatchSize {
-			if err := b.Flush(ctx); err != nil {
+			if err := b.flushAsync(ctx); err != nil {
 				return err
 			}
 		}
@@ -74,8 +83,41 @@ func (b *Batcher) Add(ctx context.Context, lg *sls.LogGroup) error {
 	return nil
 }
 
-// Flush writes what is buffered.
+// flushAsync starts writing the batch and returns; the previous write, if
+// any, is waited for first so that at most one is in flight.
+func (b *Batcher) flushAsync(ctx context.Context) error {
+	if err := b.wait(); err != nil {
+		return err
+	}
+	batch := b.batch
+	b.batch, b.spare = b.spare[:0], nil
+	ch := make(chan flushed, 1)
+	b.inflight = ch
+	go func() { ch <- flushed{batch, b.Store.Write(ctx, batch)} }()
+	return nil
+}
+
+// wait collects the write in flight.
+func (b *Batcher) wait() error {
+	if b.inflight == nil {
+		return nil
+	}
+	f := <-b.inflight
+	b.inflight = nil
+	if f.err != nil {
+		return f.err
+	}
+	b.summary.Mappings += len(f.batch)
+	clear(f.batch) // drop references into the SDK's buffers
+	b.spare = f.batch[:0]
+	return nil
+}
+
+// Flush writes what is buffered and waits for every write to finish.
 func (b *Batcher) Flush(ctx context.Context) error {
+	if err := b.wait(); err != nil {
+		return err
+	}
 	if len(b.batch) == 0 {
 		return nil
 	}
@@ -83,7 +125,7 @@ func (b *Batcher) Flush(ctx context.Context) error {
 		return err
 	}
 	b.summary.Mappings += len(b.batch)
-	clear(b.batch) // drop references into the SDK's buffers
+	clear(b.batch)
 	b.batch = b.batch[:0]
 	return nil
 }
@@ -135,6 +177,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SlsEvent) (Summary, erro
 	_, err = slslog.Read(ctx, client, r, func(lg *sls.LogGroup) error { return b.Add(ctx, lg) })
 	if err == nil {
 		err = b.Flush(ctx)
+	} else {
+		b.wait() // the range is retried whole: a write still in flight is moot
 	}
 	s := b.Summary()
 	s.DurationMS = time.Since(start).Milliseconds()

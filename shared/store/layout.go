@@ -12,25 +12,31 @@ import (
 
 // The layout, in one place.
 //
-// Mappings live in small Redis hashes so that Redis keeps them in its compact
-// listpack encoding (a few bytes of overhead per entry instead of ~100 for a
-// key of its own):
+// Mappings are appended to small strings, one per egress, time bucket and
+// slot, each entry a few bytes of binary (a 25-byte NAT entry):
 //
-//	ndr:m:<egress>/<bucket>/<level>.<slot>   hash: field = public tuple + start, value = private side
+//	ndr:m:<egress>/<bucket>/<level>.<slot>   string: entries, appended
 //	ndr:c:<egress>/<bucket>                  string: records written to that egress and bucket
 //	ndr:e:<egress>                           hash: kind, id, vpc of the egress
 //
-// <egress> is the address the log names (the NAT EIP or its private IP, the
-// LB VIP), prefixed with its scope when the address is private. <bucket> is
-// the record's start time in BucketSeconds steps, so a lookup reads only the
-// few buckets its time can fall in and a bucket expires as a whole.
+// APPEND is the cheapest write Redis has (no per-entry index to maintain, as
+// a hash has) and a string costs its bytes plus one key, so a mapping costs
+// ~35 bytes where a key of its own costs ~200. <egress> is the address the
+// log names (the NAT EIP or its private IP, the LB VIP), prefixed with its
+// scope when the address is private. <bucket> is the record's start time in
+// BucketSeconds steps, so a lookup reads only the few buckets its time can
+// fall in, and a bucket expires as a whole.
 //
-// Hashes must stay below Redis's hash-max-listpack-entries (128 by default) to
-// stay compact, but the number of records per egress and bucket ranges from a
-// handful to millions. So a bucket is split into 4^level slots, the level
-// growing with the bucket's record count: a writer increments the count and
-// writes at the level the new total calls for; a reader reads the count and
-// then every level up to it. Each level receives at most ~48 records per slot.
+// A lookup reads a whole slot, so slots must stay small, but the number of
+// records per egress and bucket ranges from a handful to millions. So a
+// bucket is split into 4^level slots, the level growing with the bucket's
+// record count: a writer increments the count and appends at the level the
+// new total calls for; a reader reads the count, then the tuple's slot at
+// every level up to it. Each level receives ~48 records per slot.
+//
+// Appending is not idempotent byte for byte: a replayed range appends its
+// entries again. Readers deduplicate entries, so every trace answers the
+// same; the copies cost memory until the bucket expires.
 const (
 	// BucketSeconds is the time step of buckets.
 	BucketSeconds = 600
@@ -41,6 +47,9 @@ const (
 	// perSlot is the record count per slot at which a bucket moves to the
 	// next level.
 	perSlot = 64
+	// maxPrevious caps the retried upstreams kept per entry, so that an
+	// entry's length fits its one-byte prefix.
+	maxPrevious = 8
 	// maxLevel caps the width at 4^9 = 262,144 slots per bucket (16M records
 	// per egress per 10 minutes); beyond it slots just grow.
 	maxLevel = 9
@@ -96,7 +105,7 @@ func metaKey(b []byte, e mapping.Egress) string {
 // traces look again at once instead of at their next backoff step.
 const WakeChannel = "ndr:wake"
 
-// slotOf hashes what a lookup knows of a tuple (FNV-1a) into one of 4^level
+// slotOf hashes what a lookup knows of a tuple (FNV-1a, finalised) into one of 4^level
 // slots. The start time is not part of it: a lookup does not know it.
 func slotOf(proto tuple.Proto, port uint16, peer tuple.Endpoint, level int) uint32 {
 	const offset, prime = 14695981039346656037, 1099511628211
@@ -111,14 +120,23 @@ func slotOf(proto tuple.Proto, port uint16, peer tuple.Endpoint, level int) uint
 	}
 	mix(byte(peer.Port >> 8))
 	mix(byte(peer.Port))
+	// FNV's low bits depend weakly on the last bytes (often a constant
+	// port); the finaliser of MurmurHash3 spreads every bit over all.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
 	return uint32(h % (uint64(1) << (2 * level)))
 }
 
-// Entry encoding. Field: flags, proto, port, peer addr, peer port, start.
-// When the peer port was not logged (ALB) the private endpoint is appended
-// to the field, so that requests of one client in one second to different
-// backends stay distinct. Value: flags+kind, private addr, private port,
-// window length (uvarint), then optional previous upstreams and client.
+// Entry encoding: a length byte, then the key part and the value part. Key:
+// flags, proto, port, peer addr, peer port, start; when the peer port was
+// not logged (ALB) the private endpoint too, so that requests of one client
+// in one second to different backends stay distinct. Two entries with the
+// same key are the same record. Value: flags+kind, private addr, private
+// port, window length (uvarint), then optional previous upstreams and
+// client.
 const (
 	fPeer6    = 1 << 0
 	fPrivKey  = 1 << 1
@@ -183,7 +201,7 @@ func appendValue(b []byte, m *mapping.Mapping) []byte {
 	b = binary.BigEndian.AppendUint16(b, m.Private.Port)
 	b = binary.AppendUvarint(b, uint64(m.End-m.Start))
 	if len(m.Previous) > 0 {
-		n := min(len(m.Previous), 255)
+		n := min(len(m.Previous), maxPrevious)
 		b = append(b, byte(n))
 		for _, p := range m.Previous[:n] {
 			v6 := byte(0)
@@ -245,11 +263,59 @@ func (r *reader) addr(v6 bool) netip.Addr {
 	return netip.Addr{}
 }
 
+// appendEntry appends one length-prefixed entry.
+func appendEntry(b []byte, m *mapping.Mapping) []byte {
+	at := len(b)
+	b = append(b, 0)
+	b = appendField(b, m)
+	b = appendValue(b, m)
+	b[at] = byte(len(b) - at - 1)
+	return b
+}
+
+// keyLen is the length of an entry's key part, from its flags.
+func keyLen(flags byte) int {
+	n := 1 + 1 + 2 + 4 + 2 + 4
+	if flags&fPeer6 != 0 {
+		n += 12
+	}
+	if flags&fPrivKey != 0 {
+		n += 4 + 2
+		if flags&fPrivKey6 != 0 {
+			n += 12
+		}
+	}
+	return n
+}
+
+// eachEntry calls fn with the key part and the decoded mapping of every
+// entry in a slot string; it stops at the first corrupt entry.
+func eachEntry(b []byte, fn func(key []byte, m mapping.Mapping)) error {
+	for len(b) > 0 {
+		n := int(b[0])
+		if n == 0 || len(b) < 1+n {
+			return errCorrupt
+		}
+		e := b[1 : 1+n]
+		b = b[1+n:]
+		k := keyLen(e[0])
+		if k >= len(e) {
+			return errCorrupt
+		}
+		m, err := decodeEntry(e[:k], e[k:])
+		if err != nil {
+			return err
+		}
+		fn(e[:k], m)
+	}
+	return nil
+}
+
 // decodeEntry rebuilds a mapping (without the egress and its metadata) from
-// one hash entry.
-func decodeEntry(field, value string) (mapping.Mapping, error) {
+// the key and value parts of one entry.
+func decodeEntry(field, value []byte) (mapping.Mapping, error) {
 	var m mapping.Mapping
-	r := reader{b: []byte(field)}
+	r := reader{b: field}
 	flags := r.byte()
 	m.Proto = tuple.Proto(r.byte())
 	m.Port = r.u16()
@@ -258,11 +324,11 @@ func decodeEntry(field, value string) (mapping.Mapping, error) {
 	if v := r.take(4); v != nil {
 		m.Start = int64(binary.BigEndian.Uint32(v))
 	}
-	if r.err || (flags&fPrivKey == 0 && len(r.b) != 0) {
+	if r.err {
 		return m, errCorrupt
 	}
 
-	r = reader{b: []byte(value)}
+	r = reader{b: value}
 	vflags := r.byte()
 	m.Kind = mapping.Kind(vflags & vKindMask)
 	m.Private.Addr = r.addr(vflags&vPriv6 != 0)

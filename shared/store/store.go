@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -18,6 +19,11 @@ import (
 type Store struct {
 	rdb redis.UniversalClient
 	ttl time.Duration
+	// Keys are given ttl+refresh of life, and their expiry is renewed at
+	// most every refresh: a mapping still lives at least ttl after its
+	// write, at one EXPIRE per key per refresh instead of one per write.
+	refresh time.Duration
+	expires expiries
 }
 
 // New returns a store over rdb whose mappings live ttl after their last write.
@@ -25,11 +31,49 @@ func New(rdb redis.UniversalClient, ttl time.Duration) *Store {
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
-	return &Store{rdb: rdb, ttl: ttl}
+	return &Store{rdb: rdb, ttl: ttl, refresh: max(ttl/8, time.Second), expires: expiries{last: map[slotID]time.Time{}}}
 }
 
 // Client is the Redis client the store uses.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// expiries remembers when this process last renewed each key's expiry.
+type expiries struct {
+	mu        sync.Mutex
+	last      map[slotID]time.Time
+	lastPrune time.Time
+}
+
+// due reports whether a key's expiry must be renewed now, and records that
+// it will be.
+func (e *expiries) due(id slotID, now time.Time, refresh time.Duration) bool {
+	if t, ok := e.last[id]; ok && now.Sub(t) < refresh {
+		return false
+	}
+	e.last[id] = now
+	return true
+}
+
+func (e *expiries) prune(now time.Time, refresh time.Duration) {
+	if now.Sub(e.lastPrune) <= refresh {
+		return
+	}
+	for k, t := range e.last {
+		if now.Sub(t) >= refresh {
+			delete(e.last, k)
+		}
+	}
+	e.lastPrune = now
+}
+
+// forget drops keys whose renewal may not have reached Redis.
+func (e *expiries) forget(ids []slotID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range ids {
+		delete(e.last, id)
+	}
+}
 
 type groupKey struct {
 	egress mapping.Egress
@@ -41,6 +85,19 @@ type group struct {
 	total *redis.IntCmd
 	level int
 }
+
+// slotID names a key of the layout: a slot (level >= 0), a bucket's count
+// (level countLevel) or an egress's metadata (level metaLevel).
+type slotID struct {
+	groupKey
+	level int
+	slot  uint32
+}
+
+const (
+	countLevel = -1
+	metaLevel  = -2
+)
 
 type egressMeta struct {
 	kind mapping.Kind
@@ -60,15 +117,36 @@ func copies(m *mapping.Mapping, fn func(bucket int64)) {
 }
 
 // Write stores a batch of mappings in two pipelined round trips, however
-// large the batch. Writing the same batch again leaves the same state (the
-// hash fields are the same), though bucket counts grow, which at most moves
-// later writes to a wider level.
-func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) error {
+// large the batch: one APPEND per slot the batch touches. Larger batches
+// touch each slot more than once and so send fewer commands per mapping.
+func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) (err error) {
 	if len(ms) == 0 {
 		return nil
 	}
+	now := time.Now()
+	life := s.ttl + s.refresh
+	var renewed []slotID
+	defer func() {
+		if err != nil {
+			s.expires.forget(renewed)
+		}
+	}()
+	s.expires.mu.Lock()
+	s.expires.prune(now, s.refresh)
+	s.expires.mu.Unlock()
+	// expire renews a key's expiry when due; called with expires.mu held.
+	expire := func(pipe redis.Pipeliner, id slotID, key func() string) {
+		if s.expires.due(id, now, s.refresh) {
+			pipe.Expire(ctx, key(), life)
+			renewed = append(renewed, id)
+		}
+	}
+
 	var kb []byte
 	groups := make(map[groupKey]*group)
+	// first holds each mapping's start-bucket group; longer windows (rare)
+	// look their other buckets up again below.
+	first := make([]*group, len(ms))
 	metas := make(map[mapping.Egress]egressMeta)
 	for i := range ms {
 		m := &ms[i]
@@ -79,6 +157,9 @@ func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) error {
 				groups[groupKey{m.Egress, b}] = g
 			}
 			g.n++
+			if first[i] == nil {
+				first[i] = g
+			}
 		})
 		if meta, ok := metas[m.Egress]; !ok || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" {
 			metas[m.Egress] = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC}
@@ -87,11 +168,13 @@ func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) error {
 
 	// Round trip 1: claim room in each bucket; the totals pick the levels.
 	pipe := s.rdb.Pipeline()
+	s.expires.mu.Lock()
 	for k, g := range groups {
 		key := countKey(kb, k.egress, k.bucket)
 		g.total = pipe.IncrBy(ctx, key, g.n)
-		pipe.Expire(ctx, key, s.ttl)
+		expire(pipe, slotID{k, countLevel, 0}, func() string { return key })
 	}
+	s.expires.mu.Unlock()
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("count %d buckets: %w", len(groups), err)
 	}
@@ -99,50 +182,61 @@ func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) error {
 		g.level = levelFor(g.total.Val())
 	}
 
-	// Round trip 2: the entries, one HSET per slot key. Field and value
-	// bytes go into one arena; the strings handed to go-redis point into it
-	// (it is not touched again until the pipeline has run).
-	arena := make([]byte, 0, len(ms)*40)
-	type span struct{ off, n int }
-	perKey := make(map[string][]span, len(groups))
-	var order []string
+	// Round trip 2: the entries, one APPEND per slot. Slots are keyed by
+	// their group's pointer while batching: hashing a pointer is cheaper
+	// than hashing the egress.
+	type slotRef struct {
+		g    *group
+		slot uint32
+	}
+	slots := make(map[slotRef][]byte, len(groups)*64)
+	var order []slotRef
+	keyOf := make(map[*group]groupKey, len(groups))
+	for k, g := range groups {
+		keyOf[g] = k
+	}
+	var entry []byte
+	add := func(m *mapping.Mapping, g *group) {
+		ref := slotRef{g, slotOf(m.Proto, m.Port, m.Peer, g.level)}
+		buf, ok := slots[ref]
+		if !ok {
+			order = append(order, ref)
+		}
+		slots[ref] = append(buf, entry...)
+	}
 	for i := range ms {
 		m := &ms[i]
-		fOff := len(arena)
-		arena = appendField(arena, m)
-		fLen := len(arena) - fOff
-		arena = appendValue(arena, m)
-		vLen := len(arena) - fOff - fLen
-		copies(m, func(b int64) {
-			g := groups[groupKey{m.Egress, b}]
-			key := slotKey(kb, m.Egress, b, g.level, slotOf(m.Proto, m.Port, m.Peer, g.level))
-			if _, ok := perKey[key]; !ok {
-				order = append(order, key)
+		entry = appendEntry(entry[:0], m)
+		add(m, first[i])
+		if m.End-m.Start > MaxSpan {
+			for t := m.Start + MaxSpan; ; t += MaxSpan {
+				add(m, groups[groupKey{m.Egress, bucketOf(t)}])
+				if m.End-t <= MaxSpan {
+					break
+				}
 			}
-			perKey[key] = append(perKey[key], span{fOff, fLen}, span{fOff + fLen, vLen})
-		})
+		}
 	}
 	pipe = s.rdb.Pipeline()
-	for _, key := range order {
-		spans := perKey[key]
-		args := make([]any, 0, 2+len(spans))
-		args = append(args, "hset", key)
-		for _, sp := range spans {
-			args = append(args, unsafe.String(&arena[sp.off], sp.n))
-		}
-		pipe.Do(ctx, args...)
-		pipe.Expire(ctx, key, s.ttl)
+	s.expires.mu.Lock()
+	for _, ref := range order {
+		id := slotID{keyOf[ref.g], ref.g.level, ref.slot}
+		key := slotKey(kb, id.egress, id.bucket, id.level, id.slot)
+		buf := slots[ref]
+		pipe.Append(ctx, key, unsafe.String(unsafe.SliceData(buf), len(buf)))
+		expire(pipe, id, func() string { return key })
 	}
 	var wake []byte
 	for e, meta := range metas {
 		key := metaKey(kb, e)
 		pipe.HSet(ctx, key, "kind", meta.kind.String(), "id", meta.id, "vpc", meta.vpc)
-		pipe.Expire(ctx, key, s.ttl)
+		expire(pipe, slotID{groupKey{egress: e}, metaLevel, 0}, func() string { return key })
 		wake = appendEgress(wake[:0], e)
 		pipe.Publish(ctx, WakeChannel, string(wake))
 	}
+	s.expires.mu.Unlock()
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("write %d mappings to %d keys: %w", len(ms), len(order), err)
+		return fmt.Errorf("write %d mappings to %d slots: %w", len(ms), len(order), err)
 	}
 	return nil
 }
@@ -193,7 +287,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		return nil, fmt.Errorf("read bucket counts: %w", err)
 	}
 
-	slots := make(map[string]*redis.MapStringStringCmd)
+	slots := make(map[string]*redis.StringCmd)
 	type probe struct {
 		key    string
 		egress mapping.Egress
@@ -215,7 +309,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 					for _, p := range peers {
 						key := slotKey(kb, e, b, level, slotOf(q.Proto, q.Port, p, level))
 						if _, ok := slots[key]; !ok {
-							slots[key] = pipe.HGetAll(ctx, key)
+							slots[key] = pipe.Get(ctx, key)
 						}
 						probes[i] = append(probes[i], probe{key, e})
 					}
@@ -237,19 +331,24 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 				continue
 			}
 			seen[p.key] = true
-			for f, v := range slots[p.key].Val() {
-				m, err := decodeEntry(f, v)
-				if err != nil || !matches(&q, &m) {
-					continue
+			raw, err := slots[p.key].Bytes()
+			if err != nil {
+				continue // redis.Nil: the slot is empty
+			}
+			meta := metas[p.egress].Val()
+			// A corrupt tail is skipped; what came before it still counts.
+			_ = eachEntry(raw, func(key []byte, m mapping.Mapping) {
+				if !matches(&q, &m) || seen[string(key)] {
+					return
 				}
+				seen[string(key)] = true // replays append duplicates
 				m.Egress = p.egress
-				meta := metas[p.egress].Val()
 				if k := mapping.ParseKind(meta["kind"]); k != 0 && m.Kind == 0 {
 					m.Kind = k
 				}
 				m.EgressID, m.VPC = meta["id"], meta["vpc"]
 				out[i] = append(out[i], Hit{m})
-			}
+			})
 		}
 	}
 	return out, nil

@@ -4,6 +4,7 @@
 package redisd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,7 +64,8 @@ func Start(ctx context.Context, directives ...string) (*Server, error) {
 		args = append(args, f...)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	var out bytes.Buffer // shown only when the server fails to come up
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", bin, err)
@@ -78,7 +80,7 @@ func Start(ctx context.Context, directives ...string) (*Server, error) {
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			s.Stop()
-			return nil, fmt.Errorf("redis-server on %s did not answer within 10s", s.Addr)
+			return nil, fmt.Errorf("redis-server on %s did not answer within 10s: %s", s.Addr, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
+	"github.com/ndrtrace/ndrtrace/shared/ingest"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/natlog"
+	"github.com/ndrtrace/ndrtrace/shared/store"
+)
+
+// redisCeiling is redis-benchmark's pipelined SET rate against the server.
+func redisCeiling(ctx context.Context, addr string) (float64, error) {
+	server, err := redisd.Binary()
+	if err != nil {
+		return 0, err
+	}
+	bin := filepath.Join(filepath.Dir(server), "redis-benchmark")
+	host, port, _ := strings.Cut(addr, ":")
+	out, err := exec.CommandContext(ctx, bin, "-h", host, "-p", port, "-t", "set", "-P", "64", "-n", "2000000", "-q", "-c", "50").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("redis-benchmark: %v: %s", err, out)
+	}
+	m := regexp.MustCompile(`SET: ([0-9.]+) requests per second`).FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("redis-benchmark output not understood: %s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+// ingestStoreOnly parses and writes every record through the batcher
+// nat-ingest uses (parsing one batch while the previous one is written),
+// minus SLS.
+func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (float64, error) {
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		return 0, err
+	}
+	b := &ingest.Batcher{Store: store.New(rdb, time.Hour), Parse: natlog.Parse}
+	lg := g.logGroup()
+	start := time.Now()
+	if err := b.Add(ctx, lg); err != nil {
+		return 0, err
+	}
+	if err := b.Flush(ctx); err != nil {
+		return 0, err
+	}
+	el := time.Since(start)
+	if s := b.Summary(); s.Mappings != len(g.records) {
+		return 0, fmt.Errorf("wrote %d of %d records: %v", s.Mappings, len(g.records), s.Rejected)
+	}
+	return float64(len(g.records)) / el.Seconds(), nil
+}
+
+type memFigure struct {
+	ours float64
+	keys int64
+}
+
+func usedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "used_memory:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no used_memory in INFO memory")
+}
+
+// memoryPerMapping is the used_memory delta of writing every record, per
+// record, in our layout.
+func memoryPerMapping(ctx context.Context, rdb *redis.Client, g *generator) (memFigure, error) {
+	rdb.FlushAll(ctx)
+	before, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return memFigure{}, err
+	}
+	if _, err := ingestStoreOnly(ctx, rdb, g); err != nil {
+		return memFigure{}, err
+	}
+	after, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return memFigure{}, err
+	}
+	keys, _ := rdb.DBSize(ctx).Result()
+	return memFigure{ours: float64(after-before) / float64(len(g.records)), keys: keys}, nil
+}
+
+// naiveKey and naiveValue are the obvious layout: one string key per
+// mapping, readable, with its own TTL.
+func naiveKV(m *mapping.Mapping) (string, string) {
+	return fmt.Sprintf("nat:%s:%d:%s:%d:%s:%d", m.Egress.Addr, m.Port, m.Peer.Addr, m.Peer.Port, m.Proto, m.Start),
+		fmt.Sprintf("%s|%d|%s|%s", m.Private, m.End, m.VPC, m.EgressID)
+}
+
+// naiveBaseline writes one SET ... EX per record and waits for each reply.
+func naiveBaseline(ctx context.Context, rdb *redis.Client, g *generator, n int) (float64, error) {
+	rdb.FlushAll(ctx)
+	n = min(n, len(g.records))
+	start := time.Now()
+	for _, rec := range g.records[:n] {
+		m, _ := natlog.Parse(rec, "", g.base)
+		k, v := naiveKV(&m)
+		if err := rdb.Set(ctx, k, v, time.Hour).Err(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// naiveMemory is the naive layout's memory per mapping (written pipelined:
+// memory does not depend on how the keys arrived).
+func naiveMemory(ctx context.Context, rdb *redis.Client, g *generator) (float64, error) {
+	rdb.FlushAll(ctx)
+	before, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return 0, err
+	}
+	pipe := rdb.Pipeline()
+	for i, rec := range g.records {
+		m, _ := natlog.Parse(rec, "", g.base)
+		k, v := naiveKV(&m)
+		pipe.Set(ctx, k, v, time.Hour)
+		if i%10000 == 9999 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	after, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return 0, err
+	}
+	rdb.FlushAll(ctx)
+	return float64(after-before) / float64(len(g.records)), nil
+}

@@ -1,0 +1,127 @@
+// Command bench is `make bench`: the figures that decide whether ndrtrace is
+// practical at a NAT gateway's peak, measured side by side with the Redis
+// ceiling on this machine, in one run. It prints a table and the same figures
+// as JSON lines (for comparing runs).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
+)
+
+type figure struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	Note  string  `json:"note,omitempty"`
+}
+
+type report struct{ figures []figure }
+
+func (r *report) add(name string, v float64, unit, note string) {
+	r.figures = append(r.figures, figure{name, v, unit, note})
+	fmt.Fprintf(os.Stderr, "  %-46s %14.1f %s %s\n", name, v, unit, note)
+}
+
+func main() {
+	records := flag.Int("records", 1_000_000, "NAT records for the throughput and memory figures")
+	naive := flag.Int("naive", 100_000, "records for the naive one-SET-per-record baseline")
+	e2e := flag.Int("e2e", 200_000, "records for the end-to-end ingest figure")
+	alerts := flag.Int("alerts", 10_000, "alerts in the batch-lookup figure")
+	flag.Parse()
+	ctx := context.Background()
+	if err := run(ctx, *records, *naive, *e2e, *alerts); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
+	srv, err := redisd.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 8})
+	defer rdb.Close()
+	r := &report{}
+	fmt.Fprintf(os.Stderr, "ndrtrace bench: redis-server on %s, %d records\n", srv.Addr, records)
+
+	ceiling, err := redisCeiling(ctx, srv.Addr)
+	if err != nil {
+		return err
+	}
+	r.add("ceiling: redis-benchmark SET -P 64", ceiling, "ops/s", "")
+
+	gen := newGenerator(records)
+	storeOnly, err := ingestStoreOnly(ctx, rdb, gen)
+	if err != nil {
+		return err
+	}
+	r.add("ingest store-only (parse + write)", storeOnly, "records/s", fmt.Sprintf("%.0f%% of ceiling", 100*storeOnly/ceiling))
+
+	mem, err := memoryPerMapping(ctx, rdb, gen)
+	if err != nil {
+		return err
+	}
+	r.add("redis memory per live NAT mapping", mem.ours, "bytes", fmt.Sprintf("at %d mappings, %d keys", records, mem.keys))
+
+	naive, err := naiveBaseline(ctx, rdb, gen, naiveN)
+	if err != nil {
+		return err
+	}
+	r.add("naive: SET key value EX ttl per record", naive, "records/s", fmt.Sprintf("ours is %.1fx", storeOnly/naive))
+	naiveMem, err := naiveMemory(ctx, rdb, gen)
+	if err != nil {
+		return err
+	}
+	r.add("naive: redis memory per mapping", naiveMem, "bytes", fmt.Sprintf("at %d mappings", records))
+
+	e2e, err := ingestEndToEnd(ctx, srv.URL(), newGenerator(e2eN))
+	if err != nil {
+		return err
+	}
+	r.add("ingest end to end (SLS pull + parse + write)", e2e.rate, "records/s", fmt.Sprintf("%.0f%% of ceiling; compiled nat-ingest under FC emulator", 100*e2e.rate/ceiling))
+
+	lat, err := traceLatency(ctx, rdb, gen)
+	if err != nil {
+		return err
+	}
+	r.add("trace p50, mapping present, in process", lat.p50, "ms", "")
+	r.add("trace p99, mapping present, in process", lat.p99, "ms", "")
+	r.add("trace p50, through the FC emulator", e2e.traceP50, "ms", "compiled trace binary")
+	r.add("trace p99, through the FC emulator", e2e.traceP99, "ms", "")
+
+	batch, err := batchLookups(ctx, rdb, gen, alerts)
+	if err != nil {
+		return err
+	}
+	r.add(fmt.Sprintf("lookups/s, one batch of %d alerts", alerts), batch, "alerts/s", "")
+
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(os.Stdout)
+	fmt.Fprintln(tw, "figure\tvalue\tunit\tnote\t")
+	for _, f := range r.figures {
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t\n", f.Name, f.Value, f.Unit, f.Note)
+	}
+	tw.Flush()
+	fmt.Println()
+	enc := json.NewEncoder(os.Stdout)
+	stamp := time.Now().UTC().Format(time.RFC3339)
+	for _, f := range r.figures {
+		enc.Encode(struct {
+			figure
+			At string `json:"at"`
+		}{f, stamp})
+	}
+	return nil
+}
