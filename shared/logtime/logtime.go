@@ -34,11 +34,11 @@ func Parse(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, ErrTime
 	}
-	if c := s[0]; c >= '0' && c <= '9' {
+	if numeric(s) {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return FromUnix(n), nil
 		}
-		if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "eE") {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
 			if f >= msThreshold {
 				return time.UnixMilli(int64(f)), nil
 			}
@@ -54,6 +54,22 @@ func Parse(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, ErrTime
+}
+
+// numeric reports whether s is digits with at most one dot: only then are
+// the number parsers tried (their errors allocate, and RFC 3339 strings,
+// which start with digits too, are the common case in access logs).
+func numeric(s string) bool {
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			dots++
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return dots <= 1
 }
 
 // FromUnix interprets a non-negative integer as seconds, or milliseconds

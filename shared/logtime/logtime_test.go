@@ -57,3 +57,11 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseDoesNotAllocate(t *testing.T) {
+	for _, s := range []string{"1738767430", "1738767430000", "2025-02-05T22:57:10+08:00"} {
+		if n := testing.AllocsPerRun(100, func() { Parse(s) }); n != 0 {
+			t.Errorf("Parse(%q) allocates %.0f times", s, n)
+		}
+	}
+}
