@@ -67,8 +67,10 @@ func (d *demo) setup(ctx context.Context) error {
 		"TRACE_MAX_WAIT":   "5s", // a short demo; 90s in production
 		"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": resultsLS,
 		"EGRESS_ADDRESSES": fmt.Sprintf(`[{"type":"nat","id":%q,"vpc_id":%q,"public_ip":%q,"account_id":%q,"region":"cn-hangzhou"},`+
-			`{"type":"nat","id":%q,"vpc_id":%q,"public_ip":%q,"private_ip":%q,"account_id":%q,"region":"cn-hangzhou"}]`,
-			gateway, vpc, eip, d.lc.Account, gateway, vpc, eipNAT, eipNATPri, d.lc.Account),
+			`{"type":"nat","id":%q,"vpc_id":%q,"public_ip":%q,"private_ip":%q,"account_id":%q,"region":"cn-hangzhou"},`+
+			`{"type":"alb","id":%q,"vpc_id":"vpc-bp1demo0web","public_ip":%q,"account_id":%q,"region":"cn-hangzhou"},`+
+			`{"type":"clb","id":%q,"vpc_id":"vpc-bp1demo0web","public_ip":%q,"account_id":%q,"region":"cn-hangzhou"}]`,
+			gateway, vpc, eip, d.lc.Account, gateway, vpc, eipNAT, eipNATPri, d.lc.Account, albID, albVIP, d.lc.Account, clbID, clbVIP, d.lc.Account),
 	}, func(f *fcemu.Function) { f.Timeout = 60 * time.Second })
 	return err
 }
@@ -191,6 +193,7 @@ func (d *demo) traceAlerts(ctx context.Context) ([]row, error) {
 		{"log lands mid-wait", eip, 62000, remotes[3], 443, at("15:01:00"), "record ingested 1.5s later"},
 		{"log never comes", eip, 62001, remotes[3], 443, at("15:01:00"), "original alert kept"},
 	}
+	alerts = append(alerts, d.lbAlerts()...)
 	type answer struct {
 		i   int
 		r   alert.Result

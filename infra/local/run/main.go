@@ -46,6 +46,9 @@ func run(ctx context.Context) error {
 	if err := d.ingestNAT(ctx); err != nil {
 		return err
 	}
+	if err := d.ingestLB(ctx); err != nil {
+		return err
+	}
 	rows, err := d.traceAlerts(ctx)
 	if err != nil {
 		return err
