@@ -107,13 +107,16 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 	results := make([]alert.Result, len(alerts))
 	var waiting []*pending
 	var wakeKeys []string
+	var covErr error // once the coverage store fails, the rest of the batch fails fast
 	for i, a := range alerts {
 		results[i] = alert.Result{AlertID: a.ID, Alert: a.Raw}
 		var v Verdict
 		if t.Coverage != nil {
-			var err error
-			if v, err = t.Coverage.Check(ctx, a); err != nil {
-				results[i].Status, results[i].Reason = alert.Error, "coverage check failed: "+err.Error()
+			if covErr == nil {
+				v, covErr = t.Coverage.Check(ctx, a)
+			}
+			if covErr != nil {
+				results[i].Status, results[i].Reason = alert.Error, "coverage check failed: "+covErr.Error()
 				continue
 			}
 			if v.NotCovered != "" {

@@ -1,8 +1,9 @@
 // Package cloud assembles the local cloud that tests and `make run` use: the
-// SLS emulator, Redis (a real redis-server, an embedded one, or a given URL)
-// and the compiled function binaries running under the FC runtime-API
-// emulator. The binaries are the ones that deploy to FC, unmodified: local
-// wiring is environment only.
+// SLS emulator, the OpenAPI emulator (VPC, ALB, SLB, ECS, STS), Redis (a real
+// redis-server, an embedded one, or a given URL) and the compiled function
+// binaries running under the FC runtime-API emulator. The binaries are the
+// ones that deploy to FC, unmodified: local wiring is environment only (one
+// HTTP_PROXY in front of both emulators, scheme http for the OpenAPI).
 package cloud
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
+	"github.com/ndrtrace/ndrtrace/infra/local/openapiemu"
 	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
 	"github.com/ndrtrace/ndrtrace/infra/local/slsemu"
 )
@@ -42,7 +44,11 @@ type Options struct {
 
 // Cloud is a running local cloud.
 type Cloud struct {
-	SLS      *slsemu.Server
+	// SLS is the own account's SLS; see AccountSLS for member accounts.
+	SLS *slsemu.Server
+	// OpenAPI serves the VPC, ALB, SLB, ECS and STS actions. The own
+	// account (Account, with Creds) is registered in it.
+	OpenAPI  *openapiemu.Server
 	RedisURL string
 	// Creds are the STS credentials the FC emulator hands each invocation
 	// and the SLS emulator requires.
@@ -54,6 +60,8 @@ type Cloud struct {
 	closers  []func()
 	mu       sync.Mutex
 	runtimes []*fcemu.Runtime
+	front    *front
+	proxyURL string
 }
 
 // SLSEndpoint is the endpoint functions are given. Nothing resolves it:
@@ -84,6 +92,16 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 		return nil, fmt.Errorf("start SLS emulator: %w", err)
 	}
 	c.closers = append(c.closers, func() { c.SLS.Close() })
+
+	c.OpenAPI = openapiemu.New()
+	c.OpenAPI.AddAccount(c.Account, openapiemu.Credentials{
+		AccessKeyID: c.Creds.AccessKeyID, AccessKeySecret: c.Creds.AccessKeySecret, SecurityToken: c.Creds.SecurityToken})
+	c.front = newFront(c.SLS, c.Account, c.OpenAPI)
+	var err error
+	if c.proxyURL, err = c.front.start(); err != nil {
+		return nil, err
+	}
+	c.closers = append(c.closers, c.front.close)
 
 	switch {
 	case opts.RedisURL != "":
@@ -119,14 +137,42 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 	return c, nil
 }
 
-// Env is the environment every function gets locally: Redis, and the proxy
-// that routes SLS (and OpenAPI) traffic to the emulators.
+// OpenAPIEndpoints pins every product to a regional host locally, so that
+// the SDK never falls back to its location service for a region it does not
+// know. Any host works: the proxy routes on the API version.
+const OpenAPIEndpoints = "vpc=vpc.{region}.aliyuncs.com,alb=alb.{region}.aliyuncs.com,slb=slb.{region}.aliyuncs.com,ecs=ecs.{region}.aliyuncs.com,sts=sts.aliyuncs.com"
+
+// OnboardSLSEndpoint is the SLS endpoint template onboard gets locally
+// (plain http through the proxy; https in production).
+const OnboardSLSEndpoint = "http://{region}.log.aliyuncs.com"
+
+// ProxyURL is the HTTP proxy in front of the emulators: SLS hosts go to the
+// SLS emulator of the signing account, everything else to the OpenAPI
+// emulator.
+func (c *Cloud) ProxyURL() string { return c.proxyURL }
+
+// AccountSLS is the SLS of an account: Cloud.SLS for the own account, a
+// separate emulator for a member account (which accepts the credentials STS
+// issued for the member's roles).
+func (c *Cloud) AccountSLS(account string) *slsemu.Server {
+	if account == c.Account || account == "" {
+		return c.SLS
+	}
+	return c.front.member(account)
+}
+
+// Env is the environment every function gets locally: Redis, the proxy
+// that routes SLS and OpenAPI traffic to the emulators, and plain http for
+// the OpenAPI.
 func (c *Cloud) Env(extra map[string]string) []string {
 	env := []string{
 		"REDIS_URL=" + c.RedisURL,
-		"HTTP_PROXY=" + c.SLS.ProxyURL(),
+		"HTTP_PROXY=" + c.proxyURL,
 		"NO_PROXY=",
 		"LOG_LEVEL=info",
+		"ALIBABA_CLOUD_OPENAPI_SCHEME=http",
+		"ALIBABA_CLOUD_OPENAPI_ENDPOINTS=" + OpenAPIEndpoints,
+		"ONBOARD_SLS_ENDPOINT=" + OnboardSLSEndpoint,
 	}
 	for k, v := range extra {
 		env = append(env, k+"="+v)

@@ -1,0 +1,93 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/trace"
+)
+
+// Check implements trace.Coverage. An alert is covered when an address of
+// it is a known egress whose switch for the alert's category is on and whose
+// logs flowed from before the alert's time. It is not covered (NotCovered)
+// when the known egresses of its addresses all fail that; it is Unknown when
+// the inventory has been filled and knows neither address; and it is neither
+// while no egress is known and onboarding never completed, so that traces
+// work from mappings alone.
+func (inv *Inventory) Check(ctx context.Context, a *alert.Alert) (trace.Verdict, error) {
+	addrs := []netip.Addr{a.Tuple.Src.Addr.Unmap(), a.Tuple.Dst.Addr.Unmap()}
+	pipe := inv.rdb.Pipeline()
+	var cmds []*redis.MapStringStringCmd
+	for _, ad := range addrs {
+		cmds = append(cmds, pipe.HGetAll(ctx, ipKey(ad)))
+	}
+	filled := pipe.Get(ctx, keyFilled)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return trace.Verdict{}, err
+	}
+	var known []entry
+	for i, ad := range addrs {
+		for _, e := range decodeEntries(ad, cmds[i].Val()) {
+			if (a.AssetType == 0 || e.Kind == a.AssetType) && (a.AssetID == "" || e.ID == a.AssetID) {
+				known = append(known, e)
+			}
+		}
+	}
+	if len(known) == 0 {
+		_, ok, err := parseFilledCmd(filled)
+		if err != nil {
+			return trace.Verdict{}, err
+		}
+		return trace.Verdict{Unknown: ok}, nil
+	}
+	category := string(a.Category)
+	if category == "" {
+		category = string(alert.Attack)
+	}
+	for _, e := range known {
+		if e.switches.On(category) && !e.since.IsZero() && !a.Time.Before(e.since) {
+			return trace.Verdict{}, nil
+		}
+	}
+	return trace.Verdict{NotCovered: notCoveredReason(known[0], category, a.Time)}, nil
+}
+
+func parseFilledCmd(c *redis.StringCmd) (time.Time, bool, error) {
+	v, err := c.Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return parseFilled(v)
+}
+
+// notCoveredReason says, for a person, why e does not cover an alert.
+func notCoveredReason(e entry, category string, at time.Time) string {
+	name := fmt.Sprintf("%s %s (%s)", e.Kind, e.ID, e.PublicIP)
+	switch {
+	case !e.switches.Any():
+		return name + " is not onboarded for traffic traceability"
+	case !e.switches.On(category):
+		return fmt.Sprintf("%s has traceability for %s alerts switched off", name, category)
+	case e.since.IsZero():
+		switch e.logging {
+		case LogUnsupported:
+			return name + " cannot deliver session logs (pay-by-specification NAT gateway)"
+		case LogElsewhere:
+			return name + " delivers its logs to another logstore than the configured one"
+		case LogInternal:
+			return name + " is not an Internet-facing egress"
+		}
+		return name + " has no active logging yet"
+	}
+	return fmt.Sprintf("the alert (%s) predates the coverage of %s, which began at %s: historical sessions before enablement are not within the traceability scope",
+		at.UTC().Format(time.RFC3339), name, e.since.UTC().Format(time.RFC3339))
+}

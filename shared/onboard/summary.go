@@ -1,0 +1,69 @@
+package onboard
+
+import "time"
+
+// Summary is what a run returns.
+type Summary struct {
+	DryRun     bool      `json:"dry_run"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+	// InventoryFilled is true when this run completed in every account and
+	// region and marked the inventory filled (never in a dry run).
+	InventoryFilled bool            `json:"inventory_filled"`
+	Results         []*RegionResult `json:"results"`
+	// ConfiguredNotFound lists ONBOARD_ASSETS ids that no account or region
+	// listed (only when every region was listed).
+	ConfiguredNotFound []string `json:"configured_not_found,omitempty"`
+}
+
+// Region statuses.
+const (
+	StatusOK     = "ok"
+	StatusFailed = "failed"
+)
+
+// RegionResult is the outcome in one account and region. Asset lists hold
+// resource ids (ngw-..., alb-..., lb-...). In a dry run they say what a real
+// run would do.
+type RegionResult struct {
+	AccountID string `json:"account_id"`
+	Region    string `json:"region"`
+	Status    string `json:"status"`
+	// Error is why the whole region failed (listing, role, inventory).
+	Error      string   `json:"error,omitempty"`
+	Discovered []string `json:"discovered"`
+	// Enabled: logging switched on by this run (onboarded and newly enabled).
+	Enabled []string `json:"enabled"`
+	// AlreadyEnabled: onboarded, logging already on into the configured logstore.
+	AlreadyEnabled []string `json:"already_enabled"`
+	// Skipped: onboarded but left as they are, with the reason.
+	Skipped []Reasoned `json:"skipped"`
+	// Failed: onboarded but enabling (or preparing the logstore) failed.
+	Failed []Reasoned `json:"failed"`
+	// Untagged: onboarded before, no longer: switches turned off.
+	Untagged []string `json:"untagged"`
+	// Disabled: logging switched off on untagging (ONBOARD_DISABLE_ON_UNTAG).
+	Disabled []string `json:"disabled"`
+	// Removed: gone from the cloud, dropped from the inventory.
+	Removed []string `json:"removed"`
+	// Actions lists every write, done (or, in a dry run, planned), in order.
+	Actions []string `json:"actions"`
+}
+
+// Reasoned is an asset with a reason.
+type Reasoned struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+func newRegionResult(account, region string) *RegionResult {
+	return &RegionResult{
+		AccountID: account, Region: region, Status: StatusOK,
+		Discovered: []string{}, Enabled: []string{}, AlreadyEnabled: []string{}, Skipped: []Reasoned{},
+		Failed: []Reasoned{}, Untagged: []string{}, Disabled: []string{}, Removed: []string{}, Actions: []string{},
+	}
+}
+
+func (r *RegionResult) fail(err error) {
+	r.Status, r.Error = StatusFailed, err.Error()
+}
