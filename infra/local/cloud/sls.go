@@ -27,8 +27,8 @@ func (c *Cloud) Logstore(project, logstore string) {
 	c.SLS.CreateLogstore(project, logstore, 1, 7)
 }
 
-// Put writes records as one log group through the real SDK (PutLogs) and
-// returns the cursor range they occupy in shard 0.
+// Put writes records as one log group through the real SDK
+// (PostLogStoreLogs) and returns the cursor range they occupy in shard 0.
 func (c *Cloud) Put(project, logstore, topic string, logTime time.Time, records []map[string]string) (begin, end string, err error) {
 	cl := c.Client()
 	defer cl.Close()
@@ -44,7 +44,10 @@ func (c *Cloud) Put(project, logstore, topic string, logTime time.Time, records 
 		}
 		lg.Logs = append(lg.Logs, l)
 	}
-	if err := cl.PutLogs(project, logstore, lg); err != nil {
+	// The lowest hash key routes to shard 0, whose range the caller ingests,
+	// however many shards the logstore has.
+	key := "00000000000000000000000000000000"
+	if err := cl.PostLogStoreLogs(project, logstore, lg, &key); err != nil {
 		return "", "", fmt.Errorf("put %d records: %w", len(records), err)
 	}
 	if end, err = cl.GetCursor(project, logstore, 0, "end"); err != nil {

@@ -14,31 +14,31 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/ingest"
 )
 
-// The scenario, after the session-log investigation ndrtrace replaces: one
-// Internet NAT gateway whose EIP 50 ECS instances share; around 14:57 a
-// third-party service saw a surge from that EIP and blacklisted it. Times are
-// Beijing time (UTC+8), as the console shows them.
+// The scenario, after the session-log investigation ndrtrace replaces: an
+// Internet NAT gateway whose EIP 50 ECS instances share; five minutes in, a
+// third-party service sees a surge from that EIP and blacklists it. The
+// scenario's clock starts a minute after onboarding (coverage begins when
+// logging is enabled: earlier traffic is out of scope), and its ten minutes
+// are replayed at once.
 const (
 	project   = "ndr-logs"
 	natLS     = "nat-sessions"
+	albLS     = "alb-access"
+	clbLS     = "clb-access"
 	resultsLS = "trace-results"
-	gateway   = "ngw-bp1demo0nat"
-	vpc       = "vpc-bp1demo0vpc"
-	eip       = "47.100.1.85"  // the shared EIP (Multi-EIP-to-ENI mode: logged as is)
-	eipNAT    = "47.100.1.86"  // a second EIP, bound in NAT mode
-	eipNATPri = "172.16.10.13" // ... which the logs name by its private address
 	thirdPty  = "47.110.22.157"
 	culprit   = "172.16.20.21"
 )
 
 var (
 	beijing = time.FixedZone("UTC+8", 8*3600)
-	t0      = time.Date(2025, 2, 5, 14, 52, 0, 0, beijing) // first minute of logs
 	remotes = []string{"106.11.22.203", "140.205.60.46", "203.119.169.31", "110.242.68.66", "39.156.66.10", "8.8.8.8", "1.1.1.1", thirdPty}
 )
 
 type demo struct {
 	lc      *cloud.Cloud
+	now     time.Time // onboarding time
+	t0      time.Time // the scenario's first minute
 	nat     *fcemu.Runtime
 	trace   *fcemu.Runtime
 	rng     *rand.Rand
@@ -49,15 +49,19 @@ type demo struct {
 }
 
 type row struct {
-	name, tuple, status, endpoint, wait, note string
+	name, tuple, status, endpoint, instance, wait, note string
 }
 
 func newDemo(lc *cloud.Cloud) *demo {
-	return &demo{lc: lc, rng: rand.New(rand.NewPCG(2025, 205))}
+	now := time.Now().In(beijing)
+	return &demo{lc: lc, rng: rand.New(rand.NewPCG(2025, 205)), now: now, t0: now.Truncate(time.Minute).Add(2 * time.Minute)}
 }
 
 func (d *demo) setup(ctx context.Context) error {
-	d.lc.Logstore(project, natLS)
+	d.registerAssets()
+	if err := d.runOnboard(ctx); err != nil {
+		return err
+	}
 	d.lc.Logstore(project, resultsLS)
 	var err error
 	if d.nat, err = d.lc.Function(ctx, "nat-ingest", nil); err != nil {
@@ -66,11 +70,6 @@ func (d *demo) setup(ctx context.Context) error {
 	d.trace, err = d.lc.Function(ctx, "trace", map[string]string{
 		"TRACE_MAX_WAIT":   "5s", // a short demo; 90s in production
 		"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": resultsLS,
-		"EGRESS_ADDRESSES": fmt.Sprintf(`[{"type":"nat","id":%q,"vpc_id":%q,"public_ip":%q,"account_id":%q,"region":"cn-hangzhou"},`+
-			`{"type":"nat","id":%q,"vpc_id":%q,"public_ip":%q,"private_ip":%q,"account_id":%q,"region":"cn-hangzhou"},`+
-			`{"type":"alb","id":%q,"vpc_id":"vpc-bp1demo0web","public_ip":%q,"account_id":%q,"region":"cn-hangzhou"},`+
-			`{"type":"clb","id":%q,"vpc_id":"vpc-bp1demo0web","public_ip":%q,"account_id":%q,"region":"cn-hangzhou"}]`,
-			gateway, vpc, eip, d.lc.Account, gateway, vpc, eipNAT, eipNATPri, d.lc.Account, albID, albVIP, d.lc.Account, clbID, clbVIP, d.lc.Account),
 	}, func(f *fcemu.Function) { f.Timeout = 60 * time.Second })
 	return err
 }
@@ -88,7 +87,7 @@ func (d *demo) session(natIP string, natPort int, pri string, priPort int, pub s
 
 // minute builds one minute of session records from the 50 instances.
 func (d *demo) minute(m int) []map[string]string {
-	at := t0.Add(time.Duration(m) * time.Minute)
+	at := d.t0.Add(time.Duration(m) * time.Minute)
 	var recs []map[string]string
 	for i := 0; i < 400; i++ {
 		host := fmt.Sprintf("172.16.20.%d", 1+d.rng.IntN(50))
@@ -131,7 +130,7 @@ func (d *demo) ingestNAT(ctx context.Context) error {
 	mappings, rejected := 0, 0
 	for m := 0; m < 8; m++ {
 		recs := d.minute(m)
-		begin, end, err := d.lc.Put(project, natLS, "", t0.Add(time.Duration(m+5)*time.Minute), recs)
+		begin, end, err := d.lc.Put(project, natLS, "", d.t0.Add(time.Duration(m+5)*time.Minute), recs)
 		if err != nil {
 			return err
 		}
@@ -146,9 +145,9 @@ func (d *demo) ingestNAT(ctx context.Context) error {
 		}
 		d.batches++
 	}
-	fmt.Printf("NAT gateway %s, EIPs %s and %s (NAT mode, logged as %s), 50 ECS instances in %s\n", gateway, eip, eipNAT, eipNATPri, vpc)
-	fmt.Printf("ingested %d session records (14:52-15:00) in %d trigger invocations of nat-ingest: %d mappings, %d rejected, %s\n\n",
-		d.records, d.batches, mappings, rejected, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("NAT gateways %s (EIP %s) and %s (EIP %s in NAT mode, logged as %s), 50 ECS instances in %s\n", gateway, eip, gateway2, eipNAT, eipNATPri, vpc)
+	fmt.Printf("ingested %d session records (%s-%s) in %d trigger invocations of nat-ingest: %d mappings, %d rejected, %s\n\n",
+		d.records, d.t0.Format("15:04"), d.t0.Add(8*time.Minute).Format("15:04"), d.batches, mappings, rejected, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -179,19 +178,20 @@ func (a demoAlert) body(id string) []byte {
 }
 
 func (d *demo) traceAlerts(ctx context.Context) ([]row, error) {
-	at := func(hhmmss string) time.Time {
-		t, _ := time.ParseInLocation("2006-01-02 15:04:05", "2025-02-05 "+hhmmss, beijing)
-		return t
+	at := func(min, sec int) time.Time {
+		return d.t0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
 	}
 	alerts := []demoAlert{
-		{"surge to third party", eip, d.surgePort, thirdPty, 80, at("14:57:10"), "the seed's story"},
-		{"reply seen inbound", thirdPty, 80, eip, d.surgePort, at("14:57:10"), "reversed orientation"},
-		{"port reuse, early", eip, d.reusePort, remotes[0], 443, at("14:52:30"), "EIP:port used by two hosts"},
-		{"port reuse, late", eip, d.reusePort, remotes[0], 443, at("14:56:40"), "...resolved by time"},
-		{"overlapping sessions", eip, d.overlapPort, remotes[1], 443, at("14:55:30"), "two hosts fit: no guess"},
-		{"NAT-mode EIP", eipNAT, d.natModePort, remotes[2], 443, at("14:53:00"), "nat_ip translated"},
-		{"log lands mid-wait", eip, 62000, remotes[3], 443, at("15:01:00"), "record ingested 1.5s later"},
-		{"log never comes", eip, 62001, remotes[3], 443, at("15:01:00"), "original alert kept"},
+		{"surge to third party", eip, d.surgePort, thirdPty, 80, at(5, 10), "the seed's story"},
+		{"reply seen inbound", thirdPty, 80, eip, d.surgePort, at(5, 10), "reversed orientation"},
+		{"port reuse, early", eip, d.reusePort, remotes[0], 443, at(0, 30), "EIP:port used by two hosts"},
+		{"port reuse, late", eip, d.reusePort, remotes[0], 443, at(4, 40), "...resolved by time"},
+		{"overlapping sessions", eip, d.overlapPort, remotes[1], 443, at(3, 30), "two hosts fit: no guess"},
+		{"NAT-mode EIP", eipNAT, d.natModePort, remotes[2], 443, at(1, 0), "nat_ip translated"},
+		{"log lands mid-wait", eip, 62000, remotes[3], 443, at(9, 0), "record ingested 1.5s later"},
+		{"log never comes", eip, 62001, remotes[3], 443, at(9, 0), "original alert kept"},
+		{"before onboarding", eip, 62002, remotes[3], 443, d.now.Add(-time.Hour), "coverage starts at onboarding"},
+		{"untagged CLB", "203.0.113.9", 40000, otherVIP, 443, at(6, 0), "not an onboarded egress"},
 	}
 	alerts = append(alerts, d.lbAlerts()...)
 	type answer struct {
@@ -208,8 +208,8 @@ func (d *demo) traceAlerts(ctx context.Context) ([]row, error) {
 	}
 	// The late record: its trace is already waiting when it is ingested.
 	time.Sleep(1500 * time.Millisecond)
-	begin, end, err := d.lc.Put(project, natLS, "", at("15:06:00"), []map[string]string{
-		d.session(eip, 62000, "172.16.20.12", 46000, remotes[3], 443, at("15:00:30"), time.Minute, 9000)})
+	begin, end, err := d.lc.Put(project, natLS, "", at(14, 0), []map[string]string{
+		d.session(eip, 62000, "172.16.20.12", 46000, remotes[3], 443, at(8, 30), time.Minute, 9000)})
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (d *demo) traceAlerts(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	// An invalid alert is answered too, naming the field.
-	invalid := []byte(fmt.Sprintf(`{"alert_id":"ndr-%03d","time":%q,"protocol":"tcp","src_ip":%q,"src_port":1,"dst_ip":%q}`, len(alerts)+1, at("15:02:00").Format(time.RFC3339), eip, thirdPty))
+	invalid := []byte(fmt.Sprintf(`{"alert_id":"ndr-%03d","time":%q,"protocol":"tcp","src_ip":%q,"src_port":1,"dst_ip":%q}`, len(alerts)+1, at(9, 30).Format(time.RFC3339), eip, thirdPty))
 	ir, err := d.traceOne(ctx, invalid)
 	if err != nil {
 		return nil, err
@@ -251,19 +251,28 @@ func toRow(name, note string, r alert.Result) row {
 	var raw map[string]any
 	json.Unmarshal(r.Alert, &raw)
 	tup := fmt.Sprintf("%v:%v -> %v:%v", raw["src_ip"], orDash(raw["src_port"]), raw["dst_ip"], orDash(raw["dst_port"]))
-	out := row{name: name + " (" + r.AlertID + ")", tuple: tup, status: string(r.Status), wait: fmt.Sprintf("%.1fs", float64(r.WaitedMS)/1000), note: note}
+	out := row{name: name + " (" + r.AlertID + ")", tuple: tup, status: string(r.Status), wait: fmt.Sprintf("%.1fs", float64(r.WaitedMS)/1000), note: note, instance: "-"}
 	switch r.Status {
 	case alert.Traced:
 		out.endpoint = fmt.Sprintf("%s:%d", r.Asset.PrivateIP, r.Asset.PrivatePort)
+		if r.Asset.InstanceID != "" {
+			out.instance = r.Asset.InstanceID
+		}
 	case alert.Ambiguous:
+		out.instance = ""
 		for i, c := range r.Candidates {
 			if i > 0 {
 				out.endpoint += " | "
+				out.instance += " | "
 			}
 			out.endpoint += fmt.Sprintf("%s:%d", c.PrivateIP, c.PrivatePort)
+			out.instance += c.InstanceID
 		}
-	case alert.StatusInvalid:
+	case alert.StatusInvalid, alert.NotCovered:
 		out.endpoint = r.Reason
+		if len(out.endpoint) > 48 {
+			out.endpoint = out.endpoint[:47] + "…"
+		}
 	default:
 		out.endpoint = "-"
 	}

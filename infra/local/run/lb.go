@@ -14,12 +14,6 @@ import (
 // The inbound half: a password brute force against a shop behind an ALB
 // (whose access logs carry no client port), and a request through a CLB.
 const (
-	albLS      = "alb-access"
-	clbLS      = "clb-access"
-	albID      = "alb-bp1demo0shop"
-	albVIP     = "39.100.1.20"
-	clbID      = "lb-bp1demo0api"
-	clbVIP     = "47.96.2.30"
 	attacker   = "198.51.100.23"
 	albBackend = "192.168.1.9:8080"
 	clbBackend = "192.168.2.7:80"
@@ -37,13 +31,11 @@ func (d *demo) albRequest(at time.Time, client, upstream, uri, status string) ma
 // ingestLB writes a minute of ALB and CLB access logs and ingests them with
 // the compiled lb-ingest, one invocation per logstore as its trigger would.
 func (d *demo) ingestLB(ctx context.Context) error {
-	d.lc.Logstore(project, albLS)
-	d.lc.Logstore(project, clbLS)
 	lb, err := d.lc.Function(ctx, "lb-ingest", nil)
 	if err != nil {
 		return err
 	}
-	at := time.Date(2025, 2, 5, 14, 58, 0, 0, beijing)
+	at := d.t0.Add(6 * time.Minute)
 	var alb []map[string]string
 	// 240 login attempts from the attacker in a minute, all to one backend
 	// (session affinity), among ordinary shoppers spread over four.
@@ -90,12 +82,9 @@ func (d *demo) ingestLB(ctx context.Context) error {
 }
 
 func (d *demo) lbAlerts() []demoAlert {
-	at := func(hhmmss string) time.Time {
-		t, _ := time.ParseInLocation("2006-01-02 15:04:05", "2025-02-05 "+hhmmss, beijing)
-		return t
-	}
+	at := d.t0.Add(6 * time.Minute)
 	return []demoAlert{
-		{"brute force via ALB", attacker, 40022, albVIP, 443, at("14:58:30"), "ALB logs no client port"},
-		{"SQL injection via CLB", "203.0.113.50", 51234, clbVIP, 80, at("14:58:20"), "CLB: exact tuple"},
+		{"brute force via ALB", attacker, 40022, albVIP, 443, at.Add(30 * time.Second), "ALB logs no client port"},
+		{"SQL injection via CLB", "203.0.113.50", 51234, clbVIP, 80, at.Add(20 * time.Second), "CLB: exact tuple"},
 	}
 }
