@@ -2,11 +2,11 @@
 # runs every test. Both install what they need on a fresh Debian machine.
 
 GO       ?= go
-FUNCS    := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
+FUNCS    ?= $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
 DIST     := dist
 FUZZTIME ?= 5s
 
-.PHONY: all run test unit e2e fuzz bench build package deploy clean redis tools vet
+.PHONY: all run test fuzz bench build package deploy deploy-check clean redis vet
 
 all: test
 
@@ -49,8 +49,13 @@ package: build
 		echo "package $(DIST)/$$f.zip"; \
 	done
 
+## deploy-check: s.yaml, Terraform and RAM policies against the code; packaged functions under the FC emulator
+deploy-check:
+	$(GO) test -count=1 ./infra/deploy/
+
 ## deploy: Serverless Devs (s deploy) with s.yaml; see README, Deploy
-deploy: package
+deploy: deploy-check package
+	@test -f .env || { echo '.env missing: terraform -chdir=infra/terraform output -raw dotenv > .env (README, Deploy)'; exit 1; }
 	s deploy -y
 
 clean:
