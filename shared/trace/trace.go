@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ndrtrace/ndrtrace/shared/alert"
@@ -105,31 +107,13 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 		deadline = d.Add(-cfg.Reserve)
 	}
 	results := make([]alert.Result, len(alerts))
+	plans := t.prepare(ctx, alerts, results, cfg)
 	var waiting []*pending
 	var wakeKeys []string
-	var covErr error // once the coverage store fails, the rest of the batch fails fast
-	for i, a := range alerts {
-		results[i] = alert.Result{AlertID: a.ID, Alert: a.Raw}
-		var v Verdict
-		if t.Coverage != nil {
-			if covErr == nil {
-				v, covErr = t.Coverage.Check(ctx, a)
-			}
-			if covErr != nil {
-				results[i].Status, results[i].Reason = alert.Error, "coverage check failed: "+covErr.Error()
-				continue
-			}
-			if v.NotCovered != "" {
-				results[i].Status, results[i].Reason = alert.NotCovered, v.NotCovered
-				continue
-			}
+	for _, p := range plans {
+		if p == nil {
+			continue // answered already: not covered, or an error
 		}
-		p, err := t.plan(ctx, i, a, cfg)
-		if err != nil {
-			results[i].Status, results[i].Reason = alert.Error, err.Error()
-			continue
-		}
-		p.unknown = v.Unknown
 		waiting = append(waiting, p)
 		for _, s := range p.sides {
 			for _, e := range s.query.Egress {
@@ -197,6 +181,55 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 		}
 	}
 	return results
+}
+
+// prepareWorkers bounds the concurrent coverage checks and address-book
+// lookups of a batch: each is a Redis round trip, so a batch of thousands
+// of alerts is prepared in a few dozen round-trip times, not thousands.
+const prepareWorkers = 32
+
+// prepare checks coverage and plans the lookups of every alert. An alert
+// answered at once gets its result and a nil plan.
+func (t *Tracer) prepare(ctx context.Context, alerts []*alert.Alert, results []alert.Result, cfg Config) []*pending {
+	plans := make([]*pending, len(alerts))
+	var failed atomic.Pointer[error] // once the coverage store fails, the rest of the batch fails fast
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(prepareWorkers, len(alerts)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(alerts); i = int(next.Add(1) - 1) {
+				a := alerts[i]
+				r := &results[i]
+				*r = alert.Result{AlertID: a.ID, Alert: a.Raw}
+				var v Verdict
+				if t.Coverage != nil {
+					var err error
+					if e := failed.Load(); e != nil {
+						err = *e
+					} else if v, err = t.Coverage.Check(ctx, a); err != nil {
+						failed.Store(&err)
+					}
+					if err != nil {
+						r.Status, r.Reason = alert.Error, "coverage check failed: "+err.Error()
+						continue
+					}
+					if v.NotCovered != "" {
+						r.Status, r.Reason = alert.NotCovered, v.NotCovered
+						continue
+					}
+				}
+				p, err := t.plan(ctx, i, a, cfg)
+				if err != nil {
+					r.Status, r.Reason = alert.Error, err.Error()
+					continue
+				}
+				p.unknown = v.Unknown
+				plans[i] = p
+			}
+		})
+	}
+	wg.Wait()
+	return plans
 }
 
 // jitter spreads retries of many concurrent traces over [d/2, d].

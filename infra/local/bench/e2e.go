@@ -38,7 +38,7 @@ func ingestEndToEnd(ctx context.Context, redisURL string, g *generator) (e2eFigu
 		}
 		end = e
 	}
-	nat, err := lc.Function(ctx, "nat-ingest", nil)
+	nat, err := lc.Function(ctx, "nat-ingest", map[string]string{"GOGC": "400"})
 	if err != nil {
 		return e2eFigures{}, err
 	}
@@ -54,7 +54,7 @@ func ingestEndToEnd(ctx context.Context, redisURL string, g *generator) (e2eFigu
 	}
 	f := e2eFigures{rate: float64(s.Records) / el.Seconds()}
 
-	tr, err := lc.Function(ctx, "trace", map[string]string{"TRACE_MAX_WAIT": "1s"})
+	tr, err := lc.Function(ctx, "trace", map[string]string{"TRACE_MAX_WAIT": "1s", "GOGC": "400"})
 	if err != nil {
 		return f, err
 	}

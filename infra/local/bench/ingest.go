@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +21,27 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/natlog"
 	"github.com/ndrtrace/ndrtrace/shared/store"
 )
+
+// lastRedisCPU is the share of a core redis-server used during the last
+// store-only run: near 1 means Redis, not ndrtrace, set the pace.
+var lastRedisCPU float64
+
+func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
+	info, _ := rdb.Info(ctx, "cpu").Result()
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), k); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += f
+			}
+		}
+	}
+	return total
+}
+
+// profile, when set, is where the first store-only run writes a CPU profile.
+var profile string
 
 // redisCeiling is redis-benchmark's pipelined SET rate against the server.
 func redisCeiling(ctx context.Context, addr string) (float64, error) {
@@ -48,6 +71,15 @@ func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (floa
 	}
 	b := &ingest.Batcher{Store: store.New(rdb, time.Hour), Parse: natlog.Parse}
 	lg := g.logGroup()
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return 0, err
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close(); profile = "" }()
+	}
+	cpu0 := redisCPU(ctx, rdb)
 	start := time.Now()
 	if err := b.Add(ctx, lg); err != nil {
 		return 0, err
@@ -56,6 +88,7 @@ func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (floa
 		return 0, err
 	}
 	el := time.Since(start)
+	lastRedisCPU = (redisCPU(ctx, rdb) - cpu0) / el.Seconds()
 	if s := b.Summary(); s.Mappings != len(g.records) {
 		return 0, fmt.Errorf("wrote %d of %d records: %v", s.Mappings, len(g.records), s.Rejected)
 	}

@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/ndrtrace/ndrtrace/shared/app"
+	"github.com/ndrtrace/ndrtrace/shared/cloud"
+	"github.com/ndrtrace/ndrtrace/shared/config"
+	"github.com/ndrtrace/ndrtrace/shared/egress"
+	"github.com/ndrtrace/ndrtrace/shared/traceapi"
 	"slices"
 	"strconv"
 	"time"
@@ -30,6 +35,15 @@ func decoded(b []byte) *alert.Alert {
 	return items[0].Alert
 }
 
+// tracer is the tracer exactly as the trace function wires it (inventory
+// book, coverage and instance resolver included; the inventory is empty
+// here, as before onboarding has run).
+func tracer(rdb *redis.Client, st *store.Store) *trace.Tracer {
+	a := &app.App{Redis: rdb, Store: st, Book: egress.Static{},
+		Config: config.Config{TraceMaxWait: time.Second, TimeSkew: time.Minute}}
+	return traceapi.New(a, cloud.Config{}).Tracer
+}
+
 type latency struct{ p50, p99 float64 }
 
 func percentiles(d []time.Duration) latency {
@@ -53,7 +67,7 @@ func traceLatency(ctx context.Context, rdb *redis.Client, g *generator) (latency
 	if err != nil {
 		return latency{}, err
 	}
-	tr := &trace.Tracer{Store: st, Config: trace.Config{MaxWait: time.Second, Skew: time.Minute}}
+	tr := tracer(rdb, st)
 	const n = 5000
 	var d []time.Duration
 	for i := 0; i < n; i++ {
@@ -70,8 +84,7 @@ func traceLatency(ctx context.Context, rdb *redis.Client, g *generator) (latency
 
 // batchLookups traces one batch of alerts in one call.
 func batchLookups(ctx context.Context, rdb *redis.Client, g *generator, n int) (float64, error) {
-	st := store.New(rdb, time.Hour) // written by traceLatency
-	tr := &trace.Tracer{Store: st, Config: trace.Config{MaxWait: time.Second, Skew: time.Minute}}
+	tr := tracer(rdb, store.New(rdb, time.Hour)) // written by traceLatency
 	as := make([]*alert.Alert, n)
 	for i := range as {
 		as[i] = decoded(alertFor(g, (i*104729)%len(g.records)))

@@ -1,0 +1,35 @@
+package traceapi
+
+import (
+	"context"
+
+	"github.com/ndrtrace/ndrtrace/shared/app"
+	"github.com/ndrtrace/ndrtrace/shared/cloud"
+	"github.com/ndrtrace/ndrtrace/shared/inventory"
+	"github.com/ndrtrace/ndrtrace/shared/results"
+	"github.com/ndrtrace/ndrtrace/shared/trace"
+)
+
+// New wires the trace function. The inventory that onboard keeps is its
+// address book (the static EGRESS_ADDRESSES stand in for addresses it does
+// not know, which is every address until onboarding has run), its coverage
+// oracle, and, through ECS, the namer of the instance behind a private
+// endpoint.
+func New(a *app.App, cloudCfg cloud.Config) *Handler {
+	inv := inventory.New(a.Redis)
+	h := &Handler{
+		Tracer: &trace.Tracer{
+			Store:    a.Store,
+			Book:     inv.WithFallback(a.Book),
+			Waker:    trace.NewWaker(context.Background(), a.Redis),
+			Coverage: inv,
+			Assets:   &inventory.Resolver{Inv: inv, Finder: &inventory.CloudFinder{Inv: inv, Config: cloudCfg}},
+			Config:   trace.Config{MaxWait: a.Config.TraceMaxWait, Skew: a.Config.TimeSkew},
+		},
+		Secret: a.Config.WebhookSecret,
+	}
+	if r := a.Config.Results; r.Enabled() {
+		h.Recorder = &results.SLS{Endpoint: r.Endpoint, Project: r.Project, Logstore: r.Logstore}
+	}
+	return h
+}
