@@ -182,47 +182,70 @@ func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) (err error) {
 		g.level = levelFor(g.total.Val())
 	}
 
-	// Round trip 2: the entries, one APPEND per slot. Slots are keyed by
-	// their group's pointer while batching: hashing a pointer is cheaper
-	// than hashing the egress.
+	// Round trip 2: the entries, one APPEND per slot. Entries are encoded
+	// once into one arena, then laid out slot by slot (a counting sort) so
+	// that each slot's value is one contiguous run: no buffer per slot.
+	// Slots are keyed by their group's pointer while batching: hashing a
+	// pointer is cheaper than hashing the egress.
 	type slotRef struct {
 		g    *group
 		slot uint32
 	}
-	slots := make(map[slotRef][]byte, len(groups)*64)
-	var order []slotRef
-	keyOf := make(map[*group]groupKey, len(groups))
-	for k, g := range groups {
-		keyOf[g] = k
+	type placed struct {
+		slot     int32 // index into order
+		off, len int32 // in enc
 	}
-	var entry []byte
-	add := func(m *mapping.Mapping, g *group) {
+	index := make(map[slotRef]int32, len(groups)*64)
+	var order []slotRef
+	var sizes []int32
+	enc := make([]byte, 0, len(ms)*26)
+	places := make([]placed, 0, len(ms))
+	add := func(m *mapping.Mapping, g *group, off, n int32) {
 		ref := slotRef{g, slotOf(m.Proto, m.Port, m.Peer, g.level)}
-		buf, ok := slots[ref]
+		i, ok := index[ref]
 		if !ok {
+			i = int32(len(order))
+			index[ref] = i
 			order = append(order, ref)
+			sizes = append(sizes, 0)
 		}
-		slots[ref] = append(buf, entry...)
+		sizes[i] += n
+		places = append(places, placed{i, off, n})
 	}
 	for i := range ms {
 		m := &ms[i]
-		entry = appendEntry(entry[:0], m)
-		add(m, first[i])
+		off := int32(len(enc))
+		enc = appendEntry(enc, m)
+		n := int32(len(enc)) - off
+		add(m, first[i], off, n)
 		if m.End-m.Start > MaxSpan {
 			for t := m.Start + MaxSpan; ; t += MaxSpan {
-				add(m, groups[groupKey{m.Egress, bucketOf(t)}])
+				add(m, groups[groupKey{m.Egress, bucketOf(t)}], off, n)
 				if m.End-t <= MaxSpan {
 					break
 				}
 			}
 		}
 	}
+	starts := make([]int32, len(order)+1)
+	for i, n := range sizes {
+		starts[i+1] = starts[i] + n
+	}
+	laid := make([]byte, starts[len(order)])
+	fill := append([]int32(nil), starts[:len(order)]...)
+	for _, p := range places {
+		fill[p.slot] += int32(copy(laid[fill[p.slot]:], enc[p.off:p.off+p.len]))
+	}
+	keyOf := make(map[*group]groupKey, len(groups))
+	for k, g := range groups {
+		keyOf[g] = k
+	}
 	pipe = s.rdb.Pipeline()
 	s.expires.mu.Lock()
-	for _, ref := range order {
+	for i, ref := range order {
 		id := slotID{keyOf[ref.g], ref.g.level, ref.slot}
 		key := slotKey(kb, id.egress, id.bucket, id.level, id.slot)
-		buf := slots[ref]
+		buf := laid[starts[i]:starts[i+1]]
 		pipe.Append(ctx, key, unsafe.String(unsafe.SliceData(buf), len(buf)))
 		expire(pipe, id, func() string { return key })
 	}
