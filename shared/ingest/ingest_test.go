@@ -2,9 +2,7 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -22,17 +20,7 @@ import (
 
 var rdb *redis.Client
 
-func TestMain(m *testing.M) {
-	srv, err := redisd.Start(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rdb = redis.NewClient(&redis.Options{Addr: srv.Addr})
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redisd.TestMain(m, &rdb) }
 
 // group builds a log group of n session records on consecutive NAT ports,
 // every tenth without a nat_port.

@@ -3,9 +3,7 @@ package inventory_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -25,18 +23,7 @@ import (
 
 var rdb *redis.Client
 
-func TestMain(m *testing.M) {
-	srv, err := redisd.Start(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rdb = redis.NewClient(&redis.Options{Addr: srv.Addr})
-	code := m.Run()
-	rdb.Close()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redisd.TestMain(m, &rdb) }
 
 func fresh(t *testing.T) *inventory.Inventory {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -22,18 +21,7 @@ import (
 
 var rdb *redis.Client
 
-func TestMain(m *testing.M) {
-	srv, err := redisd.Start(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rdb = redis.NewClient(&redis.Options{Addr: srv.Addr})
-	code := m.Run()
-	rdb.Close()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redisd.TestMain(m, &rdb) }
 
 const (
 	own    = "1234567890123456"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"sort"
 	"testing"
 	"time"
@@ -19,18 +18,7 @@ import (
 
 var rdb *redis.Client
 
-func TestMain(m *testing.M) {
-	srv, err := redisd.Start(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rdb = redis.NewClient(&redis.Options{Addr: srv.Addr})
-	code := m.Run()
-	rdb.Close()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redisd.TestMain(m, &rdb) }
 
 func fresh(t *testing.T) *store.Store {
 	t.Helper()

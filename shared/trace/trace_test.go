@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -22,17 +21,7 @@ import (
 
 var rdb *redis.Client
 
-func TestMain(m *testing.M) {
-	srv, err := redisd.Start(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rdb = redis.NewClient(&redis.Options{Addr: srv.Addr})
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redisd.TestMain(m, &rdb) }
 
 const (
 	eip    = "47.100.1.85"

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -105,4 +106,20 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// TestMain runs a test package against its own redis-server: it starts one,
+// hands *client a client to it, runs the tests and exits with their code.
+// Use it as `func TestMain(m *testing.M) { redisd.TestMain(m, &rdb) }`.
+func TestMain(m *testing.M, client **redis.Client) {
+	srv, err := Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*client = redis.NewClient(&redis.Options{Addr: srv.Addr})
+	code := m.Run()
+	(*client).Close()
+	srv.Stop()
+	os.Exit(code)
 }
