@@ -16,8 +16,8 @@ run:
 
 ## test: vet, unit, store, end-to-end and short fuzz runs (installs redis-server if missing)
 test: redis vet
-	$(GO) test -count=1 ./...
 	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
+	$(GO) test -count=1 ./...
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }

@@ -1,33 +1,19 @@
 package deploy
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
 )
 
 // ModulePath is the import path of the ndrtrace module.
 const ModulePath = "github.com/ndrtrace/ndrtrace"
 
 // ModuleRoot finds the directory holding go.mod, from the working directory
-// up.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+// up (the local cloud's finder: one rule for every tool of the repository).
+func ModuleRoot() (string, error) { return cloud.ModuleRoot() }
 
 // FunctionDirs lists the directories of functions/: those with a main.go
 // (functions that build and deploy) and those without one yet (pending: a
