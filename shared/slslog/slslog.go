@@ -48,32 +48,60 @@ func (r Range) String() string {
 // up to thousands of records; 100 keeps a page to a few MB.
 const pageGroups = 100
 
-// Read pulls the range page by page and hands each log group to fn.
+// Read pulls the range page by page and hands each log group to fn. The
+// next page is pulled while fn works through the current one, so the round
+// trip to SLS and the SDK's decoding overlap the caller's work.
 func Read(ctx context.Context, c sls.ClientInterface, r Range, fn func(*sls.LogGroup) error) (groups int, err error) {
-	cursor := r.Begin
-	for cursor != r.End {
+	type page struct {
+		gl     *sls.LogGroupList
+		cursor string // the cursor the page was pulled at
+		next   string
+		last   bool
+		err    error
+	}
+	pull := func(cursor string) page {
 		if err := ctx.Err(); err != nil {
-			return groups, fmt.Errorf("read %s: stopped at cursor %s: %w", r, cursor, err)
+			return page{cursor: cursor, err: fmt.Errorf("read %s: stopped at cursor %s: %w", r, cursor, err)}
 		}
 		gl, meta, err := c.PullLogsWithQuery(&sls.PullLogRequest{
 			Project: r.Project, Logstore: r.Logstore, ShardID: r.Shard,
 			Cursor: cursor, EndCursor: r.End, LogGroupMaxCount: pageGroups,
 		})
 		if err != nil {
-			return groups, fmt.Errorf("pull %s at cursor %s: %w", r, cursor, err)
+			return page{cursor: cursor, err: fmt.Errorf("pull %s at cursor %s: %w", r, cursor, err)}
 		}
-		for _, lg := range gl.LogGroups {
+		// The shard has nothing more in this range when the cursor does
+		// not move, reaches the end, or the page is empty.
+		last := meta.NextCursor == cursor || meta.NextCursor == "" || meta.NextCursor == r.End || len(gl.LogGroups) == 0
+		return page{gl: gl, cursor: cursor, next: meta.NextCursor, last: last}
+	}
+	if r.Begin == r.End {
+		return 0, nil
+	}
+	cur := pull(r.Begin)
+	for {
+		if cur.err != nil {
+			return groups, cur.err
+		}
+		var ahead chan page
+		if !cur.last {
+			ahead = make(chan page, 1)
+			go func(cursor string) { ahead <- pull(cursor) }(cur.next)
+		}
+		for _, lg := range cur.gl.LogGroups {
 			groups++
 			if err := fn(lg); err != nil {
+				if ahead != nil {
+					<-ahead // do not leave the prefetch running past the call
+				}
 				return groups, err
 			}
 		}
-		if meta.NextCursor == cursor || meta.NextCursor == "" || meta.Count == 0 && len(gl.LogGroups) == 0 {
-			break // the shard has nothing more in this range
+		if ahead == nil {
+			return groups, nil
 		}
-		cursor = meta.NextCursor
+		cur = <-ahead
 	}
-	return groups, nil
 }
 
 // Fields flattens a log's contents into dst (reused across calls) without
