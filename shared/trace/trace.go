@@ -240,27 +240,36 @@ func jitter(d time.Duration) time.Duration {
 // plan builds the lookups of both orientations of an alert.
 func (t *Tracer) plan(ctx context.Context, i int, a *alert.Alert, cfg Config) (*pending, error) {
 	p := &pending{i: i, a: a}
-	for _, o := range []struct{ public, peer tuple.Endpoint }{
+	orientations := [2]struct{ public, peer tuple.Endpoint }{
 		{a.Tuple.Dst, a.Tuple.Src}, // inbound to a VIP, or a reply to an EIP
 		{a.Tuple.Src, a.Tuple.Dst}, // outbound from an EIP
-	} {
-		var entries []egress.Entry
-		if t.Book != nil {
-			es, err := t.Book.Lookup(ctx, o.public.Addr)
+	}
+	// The two address-book lookups are round trips of their own: both at
+	// once.
+	var known [2][]egress.Entry
+	if t.Book != nil {
+		var errs [2]error
+		var wg sync.WaitGroup
+		for k, o := range orientations {
+			wg.Go(func() { known[k], errs[k] = t.Book.Lookup(ctx, o.public.Addr) })
+		}
+		wg.Wait()
+		for k, err := range errs {
 			if err != nil {
-				return nil, fmt.Errorf("address book lookup of %s: %w", o.public.Addr, err)
+				return nil, fmt.Errorf("address book lookup of %s: %w", orientations[k].public.Addr, err)
 			}
-			for _, e := range es {
-				if (a.AssetType == 0 || e.Kind == a.AssetType) && (a.AssetID == "" || e.ID == a.AssetID) {
-					entries = append(entries, e)
-				}
+		}
+	}
+	for k, o := range orientations {
+		var entries []egress.Entry
+		for _, e := range known[k] {
+			if (a.AssetType == 0 || e.Kind == a.AssetType) && (a.AssetID == "" || e.ID == a.AssetID) {
+				entries = append(entries, e)
 			}
 		}
 		stored := []mapping.Egress{{Addr: o.public.Addr}}
 		for _, e := range entries {
-			for _, s := range e.StoredAs()[1:] {
-				stored = append(stored, s)
-			}
+			stored = append(stored, e.StoredAs()[1:]...)
 		}
 		p.sides = append(p.sides, side{public: o.public, entries: entries, query: store.Query{
 			Egress: stored, Proto: a.Tuple.Proto, Port: o.public.Port, Peer: o.peer,
