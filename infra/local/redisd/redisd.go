@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,4 +123,61 @@ func TestMain(m *testing.M, client **redis.Client) {
 	(*client).Close()
 	srv.Stop()
 	os.Exit(code)
+}
+
+// Cluster is a Redis Cluster of real redis-server processes on loopback.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// Addrs are the nodes' addresses, as REDIS_CLUSTER_ADDRS takes them.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, n := range c.Nodes {
+		out = append(out, n.Addr)
+	}
+	return out
+}
+
+// Stop stops every node.
+func (c *Cluster) Stop() {
+	for _, n := range c.Nodes {
+		n.Stop()
+	}
+}
+
+// StartCluster starts n masters (no replicas), joins them with
+// redis-cli --cluster create and waits until the cluster serves all slots.
+func StartCluster(ctx context.Context, n int) (*Cluster, error) {
+	c := &Cluster{}
+	for i := 0; i < n; i++ {
+		s, err := Start(ctx, "cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 5000")
+		if err != nil {
+			c.Stop()
+			return nil, err
+		}
+		c.Nodes = append(c.Nodes, s)
+	}
+	server, _ := Binary()
+	cli := filepath.Join(filepath.Dir(server), "redis-cli")
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	defer cc.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := cc.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return c, nil
+		}
+		if time.Now().After(deadline) {
+			c.Stop()
+			return nil, fmt.Errorf("cluster did not reach cluster_state:ok: %v %s", err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
