@@ -427,15 +427,8 @@ func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []
 	}
 	for _, lb := range albs {
 		ls := a.Logstore(mapping.KindALB)
-		c := candidate{
-			asset:   inventory.Asset{Kind: mapping.KindALB, ID: lb.ID, Account: a.ID, Region: region, VPC: lb.VPCID},
-			tags:    lb.Tags,
-			logging: lb.AccessLog.Enabled(), ours: lb.AccessLog.Project == project && lb.AccessLog.Logstore == ls,
-			target: project + "/" + ls, want: project + "/" + ls, what: "access log",
-		}
-		if c.logging && !c.ours {
-			c.target = lb.AccessLog.Project + "/" + lb.AccessLog.Logstore
-		}
+		c := lbCandidate(inventory.Asset{Kind: mapping.KindALB, ID: lb.ID, Account: a.ID, Region: region, VPC: lb.VPCID},
+			lb.Tags, lb.AccessLog, project, ls)
 		if !strings.EqualFold(lb.AddressType, "Internet") {
 			c.internal = "an intranet ALB has no Internet-facing address"
 		} else {
@@ -457,15 +450,8 @@ func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []
 	}
 	for _, lb := range clbs {
 		ls := a.Logstore(mapping.KindCLB)
-		c := candidate{
-			asset:   inventory.Asset{Kind: mapping.KindCLB, ID: lb.ID, Account: a.ID, Region: region, VPC: lb.VPCID},
-			tags:    lb.Tags,
-			logging: lb.AccessLog.Enabled(), ours: lb.AccessLog.Project == project && lb.AccessLog.Logstore == ls,
-			target: project + "/" + ls, want: project + "/" + ls, what: "access log",
-		}
-		if c.logging && !c.ours {
-			c.target = lb.AccessLog.Project + "/" + lb.AccessLog.Logstore
-		}
+		c := lbCandidate(inventory.Asset{Kind: mapping.KindCLB, ID: lb.ID, Account: a.ID, Region: region, VPC: lb.VPCID},
+			lb.Tags, lb.AccessLog, project, ls)
 		if !strings.EqualFold(lb.AddressType, "internet") {
 			c.internal = "an intranet CLB has no Internet-facing address"
 		} else if pub, err := tuple.ParseAddr(lb.Address); err == nil {
@@ -476,4 +462,18 @@ func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []
 		out = append(out, c)
 	}
 	return out
+}
+
+// lbCandidate is what ALBs and CLBs share: access logs into project/ls,
+// or already going elsewhere.
+func lbCandidate(asset inventory.Asset, tags map[string]string, log cloud.AccessLog, project, ls string) candidate {
+	c := candidate{
+		asset: asset, tags: tags,
+		logging: log.Enabled(), ours: log.Project == project && log.Logstore == ls,
+		target: project + "/" + ls, want: project + "/" + ls, what: "access log",
+	}
+	if c.logging && !c.ours {
+		c.target = log.Project + "/" + log.Logstore
+	}
+	return c
 }
