@@ -41,8 +41,8 @@ func TestLevelFor(t *testing.T) {
 	}
 }
 
-func TestEntryRoundTrip(t *testing.T) {
-	// Covered end to end by store_test; here the corrupt cases.
+func TestCorruptSlotsAreRejected(t *testing.T) {
+	// Round trips are covered end to end by store_test.
 	for _, b := range [][]byte{{5, 1, 2}, {0}, {3, 0, 6, 0}} {
 		if err := eachEntry(b, func([]byte, mapping.Mapping) {}); err == nil {
 			t.Errorf("corrupt slot %v accepted", b)
