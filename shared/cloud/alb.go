@@ -3,9 +3,9 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/alb"
 )
 
 // ALB is an Application Load Balancer with its addresses.
@@ -42,35 +42,35 @@ func (c *Client) ListALBs(ctx context.Context, region string) ([]ALB, error) {
 	var out []ALB
 	token := ""
 	for page := 1; ; page++ {
-		var resp *alb.ListLoadBalancersResponse
+		var resp albPage
 		op := fmt.Sprintf("alb ListLoadBalancers in %s page %d", region, page)
 		err := c.call(ctx, op, func(ctx context.Context) error {
-			cl, err := c.albClient(ctx, region)
+			req := requests.NewCommonRequest()
+			req.Product, req.ApiName = "Alb", "ListLoadBalancers"
+			setQuery(req, "MaxResults", strconv.Itoa(albPageSize))
+			setQuery(req, "NextToken", token)
+			cl, err := c.sdkClient(ctx, req, region)
 			if err != nil {
 				return err
 			}
-			req := alb.CreateListLoadBalancersRequest()
-			c.target(req, ProductALB, region)
-			req.MaxResults = requests.NewInteger(albPageSize)
-			req.NextToken = token
-			resp, err = cl.ListLoadBalancers(req)
-			return err
+			r, err := cl.ProcessCommonRequest(req)
+			return decode(r, err, &resp)
 		})
 		if err != nil {
 			return nil, err
 		}
 		for _, lb := range resp.LoadBalancers {
 			out = append(out, ALB{
-				ID: lb.LoadBalancerId, Name: lb.LoadBalancerName, VPCID: lb.VpcId, Region: region,
-				AddressType: lb.AddressType, Edition: lb.LoadBalancerEdition, Status: lb.LoadBalancerStatus,
-				AccessLog: AccessLog{Project: lb.AccessLogConfig.LogProject, Logstore: lb.AccessLogConfig.LogStore},
+				ID: string(lb.LoadBalancerID), Name: string(lb.LoadBalancerName), VPCID: string(lb.VpcID), Region: region,
+				AddressType: string(lb.AddressType), Edition: string(lb.LoadBalancerEdition), Status: string(lb.LoadBalancerStatus),
+				AccessLog: lb.AccessLogConfig.accessLog(),
 				Tags:      albTags(lb.Tags),
 			})
 		}
-		if !moreTokens(page, token, resp.NextToken) {
+		if !moreTokens(page, token, string(resp.NextToken)) {
 			break
 		}
-		token = resp.NextToken
+		token = string(resp.NextToken)
 	}
 	for i := range out {
 		if err := c.fillALBAttribute(ctx, &out[i]); err != nil {
@@ -80,19 +80,60 @@ func (c *Client) ListALBs(ctx context.Context, region string) ([]ALB, error) {
 	return out, nil
 }
 
+// albPage is the part of a ListLoadBalancers answer read here.
+type albPage struct {
+	NextToken     jsonStr `json:"NextToken"`
+	LoadBalancers []struct {
+		LoadBalancerID      jsonStr         `json:"LoadBalancerId"`
+		LoadBalancerName    jsonStr         `json:"LoadBalancerName"`
+		VpcID               jsonStr         `json:"VpcId"`
+		AddressType         jsonStr         `json:"AddressType"`
+		LoadBalancerEdition jsonStr         `json:"LoadBalancerEdition"`
+		LoadBalancerStatus  jsonStr         `json:"LoadBalancerStatus"`
+		AccessLogConfig     albAccessLogCfg `json:"AccessLogConfig"`
+		Tags                []albTag        `json:"Tags"`
+	} `json:"LoadBalancers"`
+}
+
+// albAttribute is the part of a GetLoadBalancerAttribute answer read here.
+type albAttribute struct {
+	ZoneMappings []struct {
+		LoadBalancerAddresses []struct {
+			Address         jsonStr `json:"Address"`
+			IntranetAddress jsonStr `json:"IntranetAddress"`
+		} `json:"LoadBalancerAddresses"`
+	} `json:"ZoneMappings"`
+	AccessLogConfig albAccessLogCfg `json:"AccessLogConfig"`
+	Tags            []albTag        `json:"Tags"`
+}
+
+type albAccessLogCfg struct {
+	LogProject jsonStr `json:"LogProject"`
+	LogStore   jsonStr `json:"LogStore"`
+}
+
+func (a albAccessLogCfg) accessLog() AccessLog {
+	return AccessLog{Project: string(a.LogProject), Logstore: string(a.LogStore)}
+}
+
+type albTag struct {
+	Key   jsonStr `json:"Key"`
+	Value jsonStr `json:"Value"`
+}
+
 func (c *Client) fillALBAttribute(ctx context.Context, a *ALB) error {
-	var resp *alb.GetLoadBalancerAttributeResponse
+	var resp albAttribute
 	op := fmt.Sprintf("alb GetLoadBalancerAttribute %s in %s", a.ID, a.Region)
 	err := c.call(ctx, op, func(ctx context.Context) error {
-		cl, err := c.albClient(ctx, a.Region)
+		req := requests.NewCommonRequest()
+		req.Product, req.ApiName = "Alb", "GetLoadBalancerAttribute"
+		setQuery(req, "LoadBalancerId", a.ID)
+		cl, err := c.sdkClient(ctx, req, a.Region)
 		if err != nil {
 			return err
 		}
-		req := alb.CreateGetLoadBalancerAttributeRequest()
-		c.target(req, ProductALB, a.Region)
-		req.LoadBalancerId = a.ID
-		resp, err = cl.GetLoadBalancerAttribute(req)
-		return err
+		r, err := cl.ProcessCommonRequest(req)
+		return decode(r, err, &resp)
 	})
 	if err != nil {
 		return err
@@ -100,11 +141,11 @@ func (c *Client) fillALBAttribute(ctx context.Context, a *ALB) error {
 	a.Addresses = nil
 	for _, z := range resp.ZoneMappings {
 		for _, ad := range z.LoadBalancerAddresses {
-			a.Addresses = append(a.Addresses, LBAddress{Public: ad.Address, Private: ad.IntranetAddress})
+			a.Addresses = append(a.Addresses, LBAddress{Public: string(ad.Address), Private: string(ad.IntranetAddress)})
 		}
 	}
 	// The attribute call is the fresher view of the log switch.
-	a.AccessLog = AccessLog{Project: resp.AccessLogConfig.LogProject, Logstore: resp.AccessLogConfig.LogStore}
+	a.AccessLog = resp.AccessLogConfig.accessLog()
 	if len(resp.Tags) > 0 {
 		a.Tags = albTags(resp.Tags)
 	}
@@ -122,26 +163,26 @@ func (c *Client) EnableALBAccessLog(ctx context.Context, region, id, project, lo
 	token := newClientToken()
 	op := fmt.Sprintf("alb EnableLoadBalancerAccessLog %s in %s", id, region)
 	return c.call(ctx, op, func(ctx context.Context) error {
-		cl, err := c.albClient(ctx, region)
+		req := requests.NewCommonRequest()
+		req.Product, req.ApiName = "Alb", "EnableLoadBalancerAccessLog"
+		setQuery(req, "LoadBalancerId", id)
+		setQuery(req, "LogProject", project)
+		setQuery(req, "LogStore", logstore)
+		setQuery(req, "ClientToken", token)
+		cl, err := c.sdkClient(ctx, req, region)
 		if err != nil {
 			return err
 		}
-		req := alb.CreateEnableLoadBalancerAccessLogRequest()
-		c.target(req, ProductALB, region)
-		req.LoadBalancerId = id
-		req.LogProject = project
-		req.LogStore = logstore
-		req.ClientToken = token
-		_, err = cl.EnableLoadBalancerAccessLog(req)
+		_, err = cl.ProcessCommonRequest(req)
 		return err
 	})
 }
 
-func albTags(ts []alb.Tag) map[string]string {
+func albTags(ts []albTag) map[string]string {
 	m := make(map[string]string, len(ts))
 	for _, t := range ts {
 		if t.Key != "" {
-			m[t.Key] = t.Value
+			m[string(t.Key)] = string(t.Value)
 		}
 	}
 	return m

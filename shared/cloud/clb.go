@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
 )
 
 // CLB is a Classic Load Balancer.
@@ -30,19 +30,19 @@ const (
 func (c *Client) ListCLBs(ctx context.Context, region string) ([]CLB, error) {
 	var out []CLB
 	for page := 1; ; page++ {
-		var resp *slb.DescribeLoadBalancersResponse
+		var resp clbPage
 		op := fmt.Sprintf("slb DescribeLoadBalancers in %s page %d", region, page)
 		err := c.call(ctx, op, func(ctx context.Context) error {
-			cl, err := c.slbClient(ctx, region)
+			req := requests.NewCommonRequest()
+			req.Product, req.ApiName = "Slb", "DescribeLoadBalancers"
+			setQuery(req, "PageNumber", strconv.Itoa(page))
+			setQuery(req, "PageSize", strconv.Itoa(clbPageSize))
+			cl, err := c.sdkClient(ctx, req, region)
 			if err != nil {
 				return err
 			}
-			req := slb.CreateDescribeLoadBalancersRequest()
-			c.target(req, ProductSLB, region)
-			req.PageNumber = requests.NewInteger(page)
-			req.PageSize = requests.NewInteger(clbPageSize)
-			resp, err = cl.DescribeLoadBalancers(req)
-			return err
+			r, err := cl.ProcessCommonRequest(req)
+			return decode(r, err, &resp)
 		})
 		if err != nil {
 			return nil, err
@@ -52,16 +52,16 @@ func (c *Client) ListCLBs(ctx context.Context, region string) ([]CLB, error) {
 			tags := make(map[string]string, len(lb.Tags.Tag))
 			for _, t := range lb.Tags.Tag {
 				if t.TagKey != "" {
-					tags[t.TagKey] = t.TagValue
+					tags[string(t.TagKey)] = string(t.TagValue)
 				}
 			}
 			out = append(out, CLB{
-				ID: lb.LoadBalancerId, Name: lb.LoadBalancerName, VPCID: lb.VpcId, Region: region,
-				Address: lb.Address, AddressType: lb.AddressType, NetworkType: lb.NetworkType,
-				Status: lb.LoadBalancerStatus, Tags: tags,
+				ID: string(lb.LoadBalancerID), Name: string(lb.LoadBalancerName), VPCID: string(lb.VpcID), Region: region,
+				Address: string(lb.Address), AddressType: string(lb.AddressType), NetworkType: string(lb.NetworkType),
+				Status: string(lb.LoadBalancerStatus), Tags: tags,
 			})
 		}
-		if !morePages(page, len(lbs), len(out), clbPageSize, resp.TotalCount) {
+		if !morePages(page, len(lbs), len(out), clbPageSize, int(resp.TotalCount)) {
 			break
 		}
 	}
@@ -75,36 +75,72 @@ func (c *Client) ListCLBs(ctx context.Context, region string) ([]CLB, error) {
 	return out, nil
 }
 
+// clbPage is the part of a DescribeLoadBalancers answer read here.
+type clbPage struct {
+	TotalCount    jsonInt `json:"TotalCount"`
+	LoadBalancers struct {
+		LoadBalancer []struct {
+			LoadBalancerID     jsonStr `json:"LoadBalancerId"`
+			LoadBalancerName   jsonStr `json:"LoadBalancerName"`
+			VpcID              jsonStr `json:"VpcId"`
+			Address            jsonStr `json:"Address"`
+			AddressType        jsonStr `json:"AddressType"`
+			NetworkType        jsonStr `json:"NetworkType"`
+			LoadBalancerStatus jsonStr `json:"LoadBalancerStatus"`
+			Tags               struct {
+				Tag []struct {
+					TagKey   jsonStr `json:"TagKey"`
+					TagValue jsonStr `json:"TagValue"`
+				} `json:"Tag"`
+			} `json:"Tags"`
+		} `json:"LoadBalancer"`
+	} `json:"LoadBalancers"`
+}
+
+// clbLogPage is the part of a DescribeAccessLogsDownloadAttribute answer
+// read here.
+type clbLogPage struct {
+	TotalCount             jsonInt `json:"TotalCount"`
+	LogsDownloadAttributes struct {
+		LogsDownloadAttribute []struct {
+			LoadBalancerID jsonStr `json:"LoadBalancerId"`
+			LogProject     jsonStr `json:"LogProject"`
+			LogStore       jsonStr `json:"LogStore"`
+			LogType        jsonStr `json:"LogType"`
+		} `json:"LogsDownloadAttribute"`
+	} `json:"LogsDownloadAttributes"`
+}
+
 func (c *Client) clbAccessLog(ctx context.Context, region, id string) (AccessLog, error) {
 	seen := 0
 	for page := 1; ; page++ {
-		var resp *slb.DescribeAccessLogsDownloadAttributeResponse
+		var resp clbLogPage
 		op := fmt.Sprintf("slb DescribeAccessLogsDownloadAttribute %s in %s page %d", id, region, page)
 		err := c.call(ctx, op, func(ctx context.Context) error {
-			cl, err := c.slbClient(ctx, region)
+			req := requests.NewCommonRequest()
+			req.Product, req.ApiName = "Slb", "DescribeAccessLogsDownloadAttribute"
+			setQuery(req, "LoadBalancerId", id)
+			setQuery(req, "LogType", "layer7")
+			setQuery(req, "PageNumber", strconv.Itoa(page))
+			setQuery(req, "PageSize", strconv.Itoa(clbLogPageSize))
+			cl, err := c.sdkClient(ctx, req, region)
 			if err != nil {
 				return err
 			}
-			req := slb.CreateDescribeAccessLogsDownloadAttributeRequest()
-			c.target(req, ProductSLB, region)
-			req.LoadBalancerId = id
-			req.LogType = "layer7"
-			req.PageNumber = requests.NewInteger(page)
-			req.PageSize = requests.NewInteger(clbLogPageSize)
-			resp, err = cl.DescribeAccessLogsDownloadAttribute(req)
-			return err
+			r, err := cl.ProcessCommonRequest(req)
+			return decode(r, err, &resp)
 		})
 		if err != nil {
 			return AccessLog{}, err
 		}
 		attrs := resp.LogsDownloadAttributes.LogsDownloadAttribute
 		for _, a := range attrs {
-			if a.LoadBalancerId == id && (a.LogType == "" || a.LogType == "layer7") && a.LogProject != "" {
-				return AccessLog{Project: a.LogProject, Logstore: a.LogStore}, nil
+			if string(a.LoadBalancerID) == id && (a.LogType == "" || a.LogType == "layer7") && a.LogProject != "" {
+				return AccessLog{Project: string(a.LogProject), Logstore: string(a.LogStore)}, nil
 			}
 		}
 		seen += len(attrs)
-		if !morePages(page, len(attrs), seen, clbLogPageSize, resp.TotalCount) {
+		if !morePages(page, len(attrs), seen, clbLogPageSize, int(resp.TotalCount)) {
 			return AccessLog{}, nil
 		}
 	}
@@ -132,15 +168,15 @@ func (c *Client) EnableCLBAccessLog(ctx context.Context, region, id, project, lo
 	}
 	op := fmt.Sprintf("slb SetAccessLogsDownloadAttribute %s in %s", id, region)
 	return c.call(ctx, op, func(ctx context.Context) error {
-		cl, err := c.slbClient(ctx, region)
+		req := requests.NewCommonRequest()
+		req.Product, req.ApiName = "Slb", "SetAccessLogsDownloadAttribute"
+		setQuery(req, "LoadBalancerId", id)
+		setQuery(req, "LogsDownloadAttributes", string(attrs))
+		cl, err := c.sdkClient(ctx, req, region)
 		if err != nil {
 			return err
 		}
-		req := slb.CreateSetAccessLogsDownloadAttributeRequest()
-		c.target(req, ProductSLB, region)
-		req.LoadBalancerId = id
-		req.LogsDownloadAttributes = string(attrs)
-		_, err = cl.SetAccessLogsDownloadAttribute(req)
+		_, err = cl.ProcessCommonRequest(req)
 		return err
 	})
 }

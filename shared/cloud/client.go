@@ -22,7 +22,6 @@ func New(creds Credentials, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	warmEndpointTables()
 	t := cfg.Transport
 	if t == nil {
 		t = newBaseTransport(cfg.Proxy)

@@ -3,9 +3,9 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
 // ENI is an elastic network interface holding a private IP.
@@ -41,25 +41,25 @@ func (c *Client) findENI(ctx context.Context, region, vpcID, ip string, secondar
 	}
 	token := ""
 	for page := 1; ; page++ {
-		var resp *ecs.DescribeNetworkInterfacesResponse
+		var resp eniPage
 		op := fmt.Sprintf("ecs DescribeNetworkInterfaces %s=%s in %s %s page %d", kind, ip, vpcID, region, page)
 		err := c.call(ctx, op, func(ctx context.Context) error {
-			cl, err := c.ecsClient(ctx, region)
+			req := requests.NewCommonRequest()
+			req.Product, req.ApiName = "Ecs", "DescribeNetworkInterfaces"
+			setQuery(req, "VpcId", vpcID)
+			if secondary {
+				setQuery(req, "PrivateIpAddress.1", ip) // a repeated parameter
+			} else {
+				setQuery(req, "PrimaryIpAddress", ip)
+			}
+			setQuery(req, "MaxResults", strconv.Itoa(eniPageSize))
+			setQuery(req, "NextToken", token)
+			cl, err := c.sdkClient(ctx, req, region)
 			if err != nil {
 				return err
 			}
-			req := ecs.CreateDescribeNetworkInterfacesRequest()
-			c.target(req, ProductECS, region)
-			req.VpcId = vpcID
-			if secondary {
-				req.PrivateIpAddress = &[]string{ip}
-			} else {
-				req.PrimaryIpAddress = ip
-			}
-			req.MaxResults = requests.NewInteger(eniPageSize)
-			req.NextToken = token
-			resp, err = cl.DescribeNetworkInterfaces(req)
-			return err
+			r, err := cl.ProcessCommonRequest(req)
+			return decode(r, err, &resp)
 		})
 		if err != nil {
 			return ENI{}, false, err
@@ -67,27 +67,51 @@ func (c *Client) findENI(ctx context.Context, region, vpcID, ip string, secondar
 		for _, n := range resp.NetworkInterfaceSets.NetworkInterfaceSet {
 			// Re-check the filter: an ENI is only an answer if it really
 			// holds the address in that VPC.
-			if n.VpcId != vpcID || !eniHolds(n, ip) {
+			if string(n.VpcID) != vpcID || !eniHolds(n, ip) {
 				continue
 			}
 			return ENI{
-				ID: n.NetworkInterfaceId, InstanceID: n.InstanceId, VPCID: n.VpcId, PrivateIP: n.PrivateIpAddress,
-				Type: n.Type, Status: n.Status, ServiceManaged: n.ServiceManaged,
+				ID: string(n.NetworkInterfaceID), InstanceID: string(n.InstanceID), VPCID: string(n.VpcID),
+				PrivateIP: string(n.PrivateIpAddress), Type: string(n.Type), Status: string(n.Status),
+				ServiceManaged: bool(n.ServiceManaged),
 			}, true, nil
 		}
-		if !moreTokens(page, token, resp.NextToken) {
+		if !moreTokens(page, token, string(resp.NextToken)) {
 			return ENI{}, false, nil
 		}
-		token = resp.NextToken
+		token = string(resp.NextToken)
 	}
 }
 
-func eniHolds(n ecs.NetworkInterfaceSet, ip string) bool {
-	if n.PrivateIpAddress == ip {
+// eniPage is the part of a DescribeNetworkInterfaces answer read here.
+type eniPage struct {
+	NextToken            jsonStr `json:"NextToken"`
+	NetworkInterfaceSets struct {
+		NetworkInterfaceSet []eniJSON `json:"NetworkInterfaceSet"`
+	} `json:"NetworkInterfaceSets"`
+}
+
+type eniJSON struct {
+	NetworkInterfaceID jsonStr  `json:"NetworkInterfaceId"`
+	InstanceID         jsonStr  `json:"InstanceId"`
+	VpcID              jsonStr  `json:"VpcId"`
+	PrivateIpAddress   jsonStr  `json:"PrivateIpAddress"`
+	Type               jsonStr  `json:"Type"`
+	Status             jsonStr  `json:"Status"`
+	ServiceManaged     jsonBool `json:"ServiceManaged"`
+	PrivateIpSets      struct {
+		PrivateIpSet []struct {
+			PrivateIpAddress jsonStr `json:"PrivateIpAddress"`
+		} `json:"PrivateIpSet"`
+	} `json:"PrivateIpSets"`
+}
+
+func eniHolds(n eniJSON, ip string) bool {
+	if string(n.PrivateIpAddress) == ip {
 		return true
 	}
 	for _, s := range n.PrivateIpSets.PrivateIpSet {
-		if s.PrivateIpAddress == ip {
+		if string(s.PrivateIpAddress) == ip {
 			return true
 		}
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 )
 
 // NATGateway is a NAT gateway as DescribeNatGateways and
@@ -54,19 +54,19 @@ const natPageSize = 50
 func (c *Client) ListNATGateways(ctx context.Context, region string) ([]NATGateway, error) {
 	var out []NATGateway
 	for page := 1; ; page++ {
-		var resp *vpc.DescribeNatGatewaysResponse
+		var resp natGatewaysPage
 		op := fmt.Sprintf("vpc DescribeNatGateways in %s page %d", region, page)
 		err := c.call(ctx, op, func(ctx context.Context) error {
-			cl, err := c.vpcClient(ctx, region)
+			req := requests.NewCommonRequest()
+			req.Product, req.ApiName = "Vpc", "DescribeNatGateways"
+			setQuery(req, "PageNumber", strconv.Itoa(page))
+			setQuery(req, "PageSize", strconv.Itoa(natPageSize))
+			cl, err := c.sdkClient(ctx, req, region)
 			if err != nil {
 				return err
 			}
-			req := vpc.CreateDescribeNatGatewaysRequest()
-			c.target(req, ProductVPC, region)
-			req.PageNumber = requests.NewInteger(page)
-			req.PageSize = requests.NewInteger(natPageSize)
-			resp, err = cl.DescribeNatGateways(req)
-			return err
+			r, err := cl.ProcessCommonRequest(req)
+			return decode(r, err, &resp)
 		})
 		if err != nil {
 			return nil, err
@@ -75,7 +75,7 @@ func (c *Client) ListNATGateways(ctx context.Context, region string) ([]NATGatew
 		for _, g := range gws {
 			out = append(out, natFromDescribe(region, g))
 		}
-		if !morePages(page, len(gws), len(out), natPageSize, resp.TotalCount) {
+		if !morePages(page, len(gws), len(out), natPageSize, int(resp.TotalCount)) {
 			break
 		}
 	}
@@ -87,23 +87,61 @@ func (c *Client) ListNATGateways(ctx context.Context, region string) ([]NATGatew
 	return out, nil
 }
 
-func natFromDescribe(region string, g vpc.NatGateway) NATGateway {
+// natGatewaysPage is the part of a DescribeNatGateways answer read here.
+type natGatewaysPage struct {
+	TotalCount  jsonInt `json:"TotalCount"`
+	NatGateways struct {
+		NatGateway []natGatewayJSON `json:"NatGateway"`
+	} `json:"NatGateways"`
+}
+
+type natGatewayJSON struct {
+	NatGatewayID       jsonStr `json:"NatGatewayId"`
+	Name               jsonStr `json:"Name"`
+	VpcID              jsonStr `json:"VpcId"`
+	RegionID           jsonStr `json:"RegionId"`
+	Status             jsonStr `json:"Status"`
+	NetworkType        jsonStr `json:"NetworkType"`
+	NatType            jsonStr `json:"NatType"`
+	Spec               jsonStr `json:"Spec"`
+	InstanceChargeType jsonStr `json:"InstanceChargeType"`
+	InternetChargeType jsonStr `json:"InternetChargeType"`
+	EipBindMode        jsonStr `json:"EipBindMode"`
+	EnableSessionLog   jsonStr `json:"EnableSessionLog"` // a string here, unlike in GetNatGatewayAttribute
+	IpLists            struct {
+		IpList []struct {
+			IpAddress        jsonStr `json:"IpAddress"`
+			PrivateIpAddress jsonStr `json:"PrivateIpAddress"`
+			AllocationID     jsonStr `json:"AllocationId"`
+		} `json:"IpList"`
+	} `json:"IpLists"`
+	Tags struct {
+		Tag []struct {
+			Key      jsonStr `json:"Key"`
+			Value    jsonStr `json:"Value"`
+			TagKey   jsonStr `json:"TagKey"`
+			TagValue jsonStr `json:"TagValue"`
+		} `json:"Tag"`
+	} `json:"Tags"`
+}
+
+func natFromDescribe(region string, g natGatewayJSON) NATGateway {
 	n := NATGateway{
-		ID: g.NatGatewayId, Name: g.Name, VPCID: g.VpcId, Region: region, Status: g.Status,
-		NetworkType: g.NetworkType, NatType: g.NatType, Spec: g.Spec,
-		InstanceChargeType: g.InstanceChargeType, InternetChargeType: g.InternetChargeType,
-		EipBindMode:       g.EipBindMode,
-		SessionLogEnabled: strings.EqualFold(g.EnableSessionLog, "true"),
+		ID: string(g.NatGatewayID), Name: string(g.Name), VPCID: string(g.VpcID), Region: region, Status: string(g.Status),
+		NetworkType: string(g.NetworkType), NatType: string(g.NatType), Spec: string(g.Spec),
+		InstanceChargeType: string(g.InstanceChargeType), InternetChargeType: string(g.InternetChargeType),
+		EipBindMode:       string(g.EipBindMode),
+		SessionLogEnabled: strings.EqualFold(string(g.EnableSessionLog), "true"),
 		Tags:              map[string]string{},
 	}
-	if g.RegionId != "" {
-		n.Region = g.RegionId
+	if g.RegionID != "" {
+		n.Region = string(g.RegionID)
 	}
 	for _, ip := range g.IpLists.IpList {
-		n.IPs = append(n.IPs, NATIP{EIP: ip.IpAddress, PrivateIP: ip.PrivateIpAddress, AllocationID: ip.AllocationId})
+		n.IPs = append(n.IPs, NATIP{EIP: string(ip.IpAddress), PrivateIP: string(ip.PrivateIpAddress), AllocationID: string(ip.AllocationID)})
 	}
 	for _, t := range g.Tags.Tag {
-		k, v := firstNonEmpty(t.Key, t.TagKey), firstNonEmpty(t.Value, t.TagValue)
+		k, v := firstNonEmpty(string(t.Key), string(t.TagKey)), firstNonEmpty(string(t.Value), string(t.TagValue))
 		if k != "" {
 			n.Tags[k] = v
 		}
@@ -111,34 +149,48 @@ func natFromDescribe(region string, g vpc.NatGateway) NATGateway {
 	return n
 }
 
+// natAttribute is the part of a GetNatGatewayAttribute answer read here.
+type natAttribute struct {
+	EnableSessionLog jsonBool `json:"EnableSessionLog"`
+	LogDelivery      struct {
+		LogDestination jsonStr `json:"LogDestination"`
+		DeliveryStatus jsonStr `json:"DeliveryStatus"`
+	} `json:"LogDelivery"`
+	BillingConfig struct {
+		InternetChargeType jsonStr `json:"InternetChargeType"`
+		InstanceChargeType jsonStr `json:"InstanceChargeType"`
+		Spec               jsonStr `json:"Spec"`
+	} `json:"BillingConfig"`
+}
+
 func (c *Client) fillNATAttribute(ctx context.Context, g *NATGateway) error {
-	var resp *vpc.GetNatGatewayAttributeResponse
+	var resp natAttribute
 	op := fmt.Sprintf("vpc GetNatGatewayAttribute %s in %s", g.ID, g.Region)
 	err := c.call(ctx, op, func(ctx context.Context) error {
-		cl, err := c.vpcClient(ctx, g.Region)
+		req := requests.NewCommonRequest()
+		req.Product, req.ApiName = "Vpc", "GetNatGatewayAttribute"
+		setQuery(req, "NatGatewayId", g.ID)
+		cl, err := c.sdkClient(ctx, req, g.Region)
 		if err != nil {
 			return err
 		}
-		req := vpc.CreateGetNatGatewayAttributeRequest()
-		c.target(req, ProductVPC, g.Region)
-		req.NatGatewayId = g.ID
-		resp, err = cl.GetNatGatewayAttribute(req)
-		return err
+		r, err := cl.ProcessCommonRequest(req)
+		return decode(r, err, &resp)
 	})
 	if err != nil {
 		return err
 	}
-	g.SessionLogEnabled = resp.EnableSessionLog
-	g.LogDestination = resp.LogDelivery.LogDestination
-	g.DeliveryStatus = resp.LogDelivery.DeliveryStatus
+	g.SessionLogEnabled = bool(resp.EnableSessionLog)
+	g.LogDestination = string(resp.LogDelivery.LogDestination)
+	g.DeliveryStatus = string(resp.LogDelivery.DeliveryStatus)
 	if b := resp.BillingConfig; b.InternetChargeType != "" {
-		g.InternetChargeType = b.InternetChargeType
+		g.InternetChargeType = string(b.InternetChargeType)
 	}
 	if b := resp.BillingConfig; b.InstanceChargeType != "" {
-		g.InstanceChargeType = b.InstanceChargeType
+		g.InstanceChargeType = string(b.InstanceChargeType)
 	}
 	if b := resp.BillingConfig; b.Spec != "" {
-		g.Spec = b.Spec
+		g.Spec = string(b.Spec)
 	}
 	return nil
 }
@@ -176,19 +228,16 @@ func (c *Client) DisableNATSessionLog(ctx context.Context, region, ngwID string)
 func (c *Client) modifyNAT(ctx context.Context, region, ngwID, what string, params map[string]string) error {
 	op := fmt.Sprintf("vpc ModifyNatGatewayAttribute (%s) %s in %s", what, ngwID, region)
 	return c.call(ctx, op, func(ctx context.Context) error {
-		cl, err := c.vpcClient(ctx, region)
-		if err != nil {
-			return err
-		}
 		req := requests.NewCommonRequest()
-		req.Method = requests.POST
-		req.Product, req.Version, req.ApiName = "Vpc", "2016-04-28", "ModifyNatGatewayAttribute"
-		req.ServiceCode, req.EndpointType = "vpc", "openAPI"
-		c.target(req, ProductVPC, region)
+		req.Product, req.ApiName = "Vpc", "ModifyNatGatewayAttribute"
 		req.QueryParams["RegionId"] = region
 		req.QueryParams["NatGatewayId"] = ngwID
 		for k, v := range params {
 			req.QueryParams[k] = v
+		}
+		cl, err := c.sdkClient(ctx, req, region)
+		if err != nil {
+			return err
 		}
 		_, err = cl.ProcessCommonRequest(req)
 		return err

@@ -2,36 +2,74 @@ package cloud
 
 import (
 	"context"
-	"sync"
+	"fmt"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/alb"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 )
 
-var warmOnce sync.Once
+// Every API is called as a requests.CommonRequest through the SDK's core
+// package: the generated service packages (services/vpc, services/ecs, ...)
+// cost about 40 s of a cold build and megabytes of every function binary
+// for a dozen calls. Each call site sets the request's Product and ApiName
+// as constants (infra/deploy derives the RAM policies from them) and its
+// parameters under the names the generated request structs send
+// (`position:"Query" name:"..."`); sdkClient completes the request the way
+// the generated package of its product would, and decode reads the answer
+// into the call's own response struct (see json.go).
 
-// warmEndpointTables fills the SDK's lazily built, unsynchronised global
-// endpoint maps once, before clients are built concurrently.
-func warmEndpointTables() {
-	warmOnce.Do(func() {
-		vpc.GetEndpointMap()
-		alb.GetEndpointMap()
-		slb.GetEndpointMap()
-		ecs.GetEndpointMap()
-		sts.GetEndpointMap()
-	})
+// rpcService is what the v1 SDK's generated package of a product puts into
+// each of its requests (InitWithApiInfo) and clients (endpoint.go).
+type rpcService struct {
+	key          string // Config.Endpoints key (ProductVPC...)
+	version      string
+	serviceCode  string // location service code
+	endpointType string // location endpoint type
+	endpointMap  map[string]string
 }
 
-// sdkSetup is what every per-attempt SDK client is built from. A fresh
-// client per attempt is cheap (no I/O) and sidesteps the SDK clients' own
-// per-call mutation of shared state (timeouts, transport settings).
+// rpcServices is keyed by CommonRequest.Product.
+var rpcServices = map[string]rpcService{
+	"Vpc": {ProductVPC, "2016-04-28", "vpc", "openAPI", vpcEndpointMap},
+	"Alb": {ProductALB, "2020-06-16", "alb", "openAPI", albEndpointMap},
+	"Slb": {ProductSLB, "2014-05-15", "slb", "openAPI", slbEndpointMap},
+	"Ecs": {ProductECS, "2014-05-26", "ecs", "openAPI", ecsEndpointMap},
+	"Sts": {ProductSTS, "2015-04-01", "", "", stsEndpointMap},
+}
+
+// sdkClient returns the SDK client for one attempt of req, whose Product and
+// ApiName the caller has set, and completes req as the generated request of
+// that API would be: API version, location service code, POST (the method
+// of every generated request this package replaces) and the endpoint
+// override of Config.Endpoints. Without an override the client resolves
+// the host exactly as the generated clients do: the SDK's global endpoint
+// table, then the product's endpoint map, then the regional rule
+// <product>.<region>.aliyuncs.com.
+//
+// A fresh client per attempt is cheap (no I/O) and sidesteps the SDK
+// clients' own per-call mutation of shared state (timeouts, transport
+// settings).
+func (c *Client) sdkClient(ctx context.Context, req *requests.CommonRequest, region string) (*sdk.Client, error) {
+	svc, ok := rpcServices[req.Product]
+	if !ok {
+		return nil, fmt.Errorf("cloud: no API data for product %q", req.Product)
+	}
+	req.Version, req.ServiceCode, req.EndpointType = svc.version, svc.serviceCode, svc.endpointType
+	req.Method = requests.POST
+	c.target(req, svc.key, region)
+	cfg, cred := c.sdkSetup(ctx)
+	cl, err := sdk.NewClientWithOptions(region, cfg, cred)
+	if err != nil {
+		return nil, err
+	}
+	// What the generated packages' SetEndpointDataToClient does.
+	cl.EndpointMap, cl.EndpointType = svc.endpointMap, "regional"
+	return cl, nil
+}
+
+// sdkSetup is what every per-attempt SDK client is built from.
 func (c *Client) sdkSetup(ctx context.Context) (*sdk.Config, auth.Credential) {
 	cfg := sdk.NewConfig()
 	cfg.Scheme = c.cfg.Scheme
@@ -48,31 +86,6 @@ func (c *Client) sdkSetup(ctx context.Context) (*sdk.Config, auth.Credential) {
 	return cfg, cred
 }
 
-func (c *Client) vpcClient(ctx context.Context, region string) (*vpc.Client, error) {
-	cfg, cred := c.sdkSetup(ctx)
-	return vpc.NewClientWithOptions(region, cfg, cred)
-}
-
-func (c *Client) albClient(ctx context.Context, region string) (*alb.Client, error) {
-	cfg, cred := c.sdkSetup(ctx)
-	return alb.NewClientWithOptions(region, cfg, cred)
-}
-
-func (c *Client) slbClient(ctx context.Context, region string) (*slb.Client, error) {
-	cfg, cred := c.sdkSetup(ctx)
-	return slb.NewClientWithOptions(region, cfg, cred)
-}
-
-func (c *Client) ecsClient(ctx context.Context, region string) (*ecs.Client, error) {
-	cfg, cred := c.sdkSetup(ctx)
-	return ecs.NewClientWithOptions(region, cfg, cred)
-}
-
-func (c *Client) stsClient(ctx context.Context) (*sts.Client, error) {
-	cfg, cred := c.sdkSetup(ctx)
-	return sts.NewClientWithOptions("", cfg, cred)
-}
-
 // domainSetter is implemented by every SDK request.
 type domainSetter interface{ SetDomain(string) }
 
@@ -83,4 +96,12 @@ func (c *Client) target(req domainSetter, product, region string) {
 	}
 }
 
-var _ domainSetter = (*requests.RpcRequest)(nil)
+var _ domainSetter = (*requests.CommonRequest)(nil)
+
+// setQuery sets a query parameter as the generated requests do: an empty
+// value is not sent at all.
+func setQuery(req *requests.CommonRequest, name, value string) {
+	if value != "" {
+		req.QueryParams[name] = value
+	}
+}

@@ -3,10 +3,10 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
 )
 
 // AssumeRole returns temporary credentials for roleARN
@@ -23,34 +23,45 @@ func (c *Client) AssumeRole(ctx context.Context, roleARN, sessionName string, du
 	case secs > 3600:
 		secs = 3600
 	}
-	var resp *sts.AssumeRoleResponse
+	var resp assumeRoleAnswer
 	op := fmt.Sprintf("sts AssumeRole %s", roleARN)
 	err := c.call(ctx, op, func(ctx context.Context) error {
-		cl, err := c.stsClient(ctx)
+		req := requests.NewCommonRequest()
+		req.Product, req.ApiName = "Sts", "AssumeRole"
+		setQuery(req, "RoleArn", roleARN)
+		setQuery(req, "RoleSessionName", sessionName)
+		setQuery(req, "DurationSeconds", strconv.Itoa(secs))
+		cl, err := c.sdkClient(ctx, req, "")
 		if err != nil {
 			return err
 		}
-		req := sts.CreateAssumeRoleRequest()
-		c.target(req, ProductSTS, "")
-		req.RoleArn = roleARN
-		req.RoleSessionName = sessionName
-		req.DurationSeconds = requests.NewInteger(secs)
-		resp, err = cl.AssumeRole(req)
-		return err
+		r, err := cl.ProcessCommonRequest(req)
+		return decode(r, err, &resp)
 	})
 	if err != nil {
 		return Credentials{}, err
 	}
 	cr := Credentials{
-		AccessKeyID:     resp.Credentials.AccessKeyId,
-		AccessKeySecret: resp.Credentials.AccessKeySecret,
-		SecurityToken:   resp.Credentials.SecurityToken,
+		AccessKeyID:     string(resp.Credentials.AccessKeyID),
+		AccessKeySecret: string(resp.Credentials.AccessKeySecret),
+		SecurityToken:   string(resp.Credentials.SecurityToken),
 	}
-	if t, err := time.Parse(time.RFC3339, resp.Credentials.Expiration); err == nil {
+	if t, err := time.Parse(time.RFC3339, string(resp.Credentials.Expiration)); err == nil {
 		cr.Expiration = t
 	}
 	if !cr.Valid() || cr.SecurityToken == "" {
-		return Credentials{}, &Error{Op: op, Err: fmt.Errorf("incomplete credentials in the answer (RequestId %s)", resp.RequestId)}
+		return Credentials{}, &Error{Op: op, Err: fmt.Errorf("incomplete credentials in the answer (RequestId %s)", resp.RequestID)}
 	}
 	return cr, nil
+}
+
+// assumeRoleAnswer is the part of an AssumeRole answer read here.
+type assumeRoleAnswer struct {
+	RequestID   jsonStr `json:"RequestId"`
+	Credentials struct {
+		AccessKeyID     jsonStr `json:"AccessKeyId"`
+		AccessKeySecret jsonStr `json:"AccessKeySecret"`
+		SecurityToken   jsonStr `json:"SecurityToken"`
+		Expiration      jsonStr `json:"Expiration"`
+	} `json:"Credentials"`
 }
