@@ -11,10 +11,11 @@ FUZZTIME ?= 5s
 all: test
 
 ## run: the whole pipeline on the local cloud (embedded Redis unless REDIS_URL is set)
-# CGO off and -trimpath as for the functions, so that their build reuses
-# every package the runner compiled (a cold build compiles the SDKs once).
+# The runner and the functions in one go command, built as FC runs them
+# (static, -trimpath): shared packages compile once, in parallel.
 run:
-	CGO_ENABLED=0 $(GO) run -trimpath ./infra/local/run
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o .build/bin/ ./infra/local/run $(addprefix ./functions/,$(FUNCS))
+	NDRTRACE_BIN=.build/bin ./.build/bin/run
 
 ## test: vet, unit, store, end-to-end and short fuzz runs (installs redis-server if missing)
 test: redis vet

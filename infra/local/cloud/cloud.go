@@ -38,7 +38,7 @@ const (
 type Options struct {
 	RedisURL string    // use this Redis; empty: start one per RedisMode
 	Redis    RedisMode //
-	BinDir   string    // compiled functions as BinDir/<name>/main; empty: build them
+	BinDir   string    // compiled functions as BinDir/<name>/main or BinDir/<name>; empty: build them
 	Output   io.Writer // the functions' logs; nil: discarded
 }
 
@@ -185,7 +185,7 @@ func (c *Cloud) Env(extra map[string]string) []string {
 func (c *Cloud) Function(ctx context.Context, name string, env map[string]string, opts ...func(*fcemu.Function)) (*fcemu.Runtime, error) {
 	fn := fcemu.Function{
 		Name:        name,
-		Binary:      filepath.Join(c.binDir, name, "main"),
+		Binary:      c.binary(name),
 		Env:         c.Env(env),
 		Region:      c.Region,
 		AccountID:   c.Account,
@@ -203,6 +203,16 @@ func (c *Cloud) Function(ctx context.Context, name string, env map[string]string
 	c.runtimes = append(c.runtimes, rt)
 	c.mu.Unlock()
 	return rt, nil
+}
+
+// binary is a function's compiled binary: BinDir/<name>/main as Build lays
+// them out, or BinDir/<name> as `go build -o dir/ ./functions/...` does.
+func (c *Cloud) binary(name string) string {
+	p := filepath.Join(c.binDir, name, "main")
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		return p
+	}
+	return filepath.Join(c.binDir, name)
 }
 
 // Close stops everything, functions first.

@@ -23,7 +23,8 @@ func main() {
 
 func run(ctx context.Context) error {
 	start := time.Now()
-	opts := cloud.Options{RedisURL: os.Getenv("REDIS_URL"), Redis: cloud.RedisEmbedded}
+	// make run builds the functions beside this runner in one go command.
+	opts := cloud.Options{RedisURL: os.Getenv("REDIS_URL"), Redis: cloud.RedisEmbedded, BinDir: os.Getenv("NDRTRACE_BIN")}
 	if os.Getenv("VERBOSE") != "" {
 		opts.Output = os.Stderr
 	}
