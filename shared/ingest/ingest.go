@@ -25,10 +25,13 @@ type Parser func(fields []mapping.Field, topic string, logTime int64) (mapping.M
 
 // Summary is what an invocation returns.
 type Summary struct {
-	Project    string         `json:"project"`
-	Logstore   string         `json:"logstore"`
-	Shard      int            `json:"shard"`
-	LogGroups  int            `json:"log_groups"`
+	Project   string `json:"project"`
+	Logstore  string `json:"logstore"`
+	Shard     int    `json:"shard"`
+	LogGroups int    `json:"log_groups"`
+	// Replayed counts the log groups (of LogGroups) skipped because an
+	// earlier invocation ingested them: a retried or replayed range.
+	Replayed   int            `json:"replayed_groups"`
 	Records    int            `json:"records"`
 	Mappings   int            `json:"mappings"`
 	Rejected   map[string]int `json:"rejected"`
@@ -45,8 +48,12 @@ const BatchSize = 65536
 type Batcher struct {
 	Store *store.Store
 	Parse Parser
+	// Range names the shard the groups come from, for the marks that make
+	// a replayed range a no-op; zero: groups are not marked.
+	Range slslog.Range
 
 	batch    []mapping.Mapping
+	marks    []string // groups whose last record is in batch
 	spare    []mapping.Mapping
 	inflight chan flushed
 	fields   []mapping.Field
@@ -56,6 +63,43 @@ type Batcher struct {
 type flushed struct {
 	batch []mapping.Mapping
 	err   error
+}
+
+// AddPage adds a page of log groups, skipping those an earlier invocation
+// marked ingested (one round trip for the page).
+func (b *Batcher) AddPage(ctx context.Context, page []*sls.LogGroup) error {
+	keys := make([]string, len(page))
+	var check []string
+	for i, lg := range page {
+		if k, ok := store.GroupMark(b.Range.Project, b.Range.Logstore, b.Range.Shard, lg.GetCursor()); ok && b.Range.Project != "" {
+			keys[i] = k
+			check = append(check, k)
+		}
+	}
+	seen, err := b.Store.Ingested(ctx, check)
+	if err != nil {
+		return err
+	}
+	done := make(map[string]bool, len(check))
+	for i, k := range check {
+		done[k] = seen[i]
+	}
+	for i, lg := range page {
+		if keys[i] != "" && done[keys[i]] {
+			b.summary.LogGroups++
+			b.summary.Replayed++
+			continue
+		}
+		if err := b.Add(ctx, lg); err != nil {
+			return err
+		}
+		if keys[i] != "" {
+			// Marked with the batch holding its last record: written after
+			// every earlier batch, so the mark means the whole group is in.
+			b.marks = append(b.marks, keys[i])
+		}
+	}
+	return nil
 }
 
 // Add parses every record of a log group, flushing when the batch is full.
@@ -89,11 +133,11 @@ func (b *Batcher) flushAsync(ctx context.Context) error {
 	if err := b.wait(); err != nil {
 		return err
 	}
-	batch := b.batch
-	b.batch, b.spare = b.spare[:0], nil
+	batch, marks := b.batch, b.marks
+	b.batch, b.spare, b.marks = b.spare[:0], nil, nil
 	ch := make(chan flushed, 1)
 	b.inflight = ch
-	go func() { ch <- flushed{batch, b.Store.Write(ctx, batch)} }()
+	go func() { ch <- flushed{batch, b.Store.WriteMarked(ctx, batch, marks)} }()
 	return nil
 }
 
@@ -118,15 +162,15 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	if err := b.wait(); err != nil {
 		return err
 	}
-	if len(b.batch) == 0 {
+	if len(b.batch) == 0 && len(b.marks) == 0 {
 		return nil
 	}
-	if err := b.Store.Write(ctx, b.batch); err != nil {
+	if err := b.Store.WriteMarked(ctx, b.batch, b.marks); err != nil {
 		return err
 	}
 	b.summary.Mappings += len(b.batch)
 	clear(b.batch)
-	b.batch = b.batch[:0]
+	b.batch, b.marks = b.batch[:0], nil
 	return nil
 }
 
@@ -147,8 +191,9 @@ type Handler struct {
 var ErrBadEvent = errors.New("not an SLS trigger event")
 
 // Handle reads the event's range and writes its mappings. Any failure to
-// read SLS or write Redis is returned so the trigger retries the range;
-// re-reading a range writes the same entries again.
+// read SLS or write Redis is returned so the trigger retries the range; log
+// groups a previous attempt finished are marked and skipped, so a replay
+// leaves the state as it was.
 func (h *Handler) Handle(ctx context.Context, ev events.SlsEvent) (Summary, error) {
 	start := time.Now()
 	log := fcenv.Logger(ctx)
@@ -172,9 +217,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SlsEvent) (Summary, erro
 	}
 	defer client.Close()
 
-	b := &Batcher{Store: h.Store, Parse: h.Parse}
+	b := &Batcher{Store: h.Store, Parse: h.Parse, Range: r}
 	b.summary = Summary{Project: r.Project, Logstore: r.Logstore, Shard: r.Shard}
-	_, err = slslog.Read(ctx, client, r, func(lg *sls.LogGroup) error { return b.Add(ctx, lg) })
+	_, err = slslog.Read(ctx, client, r, func(page []*sls.LogGroup) error { return b.AddPage(ctx, page) })
 	if err == nil {
 		err = b.Flush(ctx)
 	} else {
@@ -186,7 +231,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SlsEvent) (Summary, erro
 		log.Error("ingest failed; the trigger will retry the range", "range", r.String(), "records", s.Records, "err", err)
 		return s, err
 	}
-	log.Info("ingested", "range", r.String(), "records", s.Records, "mappings", s.Mappings, "rejected", s.Rejected, "ms", s.DurationMS)
+	log.Info("ingested", "range", r.String(), "records", s.Records, "mappings", s.Mappings, "rejected", s.Rejected, "replayed_groups", s.Replayed, "ms", s.DurationMS)
 	return s, nil
 }
 

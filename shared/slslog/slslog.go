@@ -48,10 +48,11 @@ func (r Range) String() string {
 // up to thousands of records; 100 keeps a page to a few MB.
 const pageGroups = 100
 
-// Read pulls the range page by page and hands each log group to fn. The
-// next page is pulled while fn works through the current one, so the round
-// trip to SLS and the SDK's decoding overlap the caller's work.
-func Read(ctx context.Context, c sls.ClientInterface, r Range, fn func(*sls.LogGroup) error) (groups int, err error) {
+// Read pulls the range page by page (up to 100 log groups) and hands each
+// page to fn. The next page is pulled while fn works through the current
+// one, so the round trip to SLS and the SDK's decoding overlap the caller's
+// work.
+func Read(ctx context.Context, c sls.ClientInterface, r Range, fn func(page []*sls.LogGroup) error) (groups int, err error) {
 	type page struct {
 		gl     *sls.LogGroupList
 		cursor string // the cursor the page was pulled at
@@ -88,14 +89,12 @@ func Read(ctx context.Context, c sls.ClientInterface, r Range, fn func(*sls.LogG
 			ahead = make(chan page, 1)
 			go func(cursor string) { ahead <- pull(cursor) }(cur.next)
 		}
-		for _, lg := range cur.gl.LogGroups {
-			groups++
-			if err := fn(lg); err != nil {
-				if ahead != nil {
-					<-ahead // do not leave the prefetch running past the call
-				}
-				return groups, err
+		groups += len(cur.gl.LogGroups)
+		if err := fn(cur.gl.LogGroups); err != nil {
+			if ahead != nil {
+				<-ahead // do not leave the prefetch running past the call
 			}
+			return groups, err
 		}
 		if ahead == nil {
 			return groups, nil

@@ -47,8 +47,10 @@ func TestReadPagesInOrder(t *testing.T) {
 			r.Begin, r.End = "MTAw", "MTAw" // an empty range reads nothing
 		}
 		var got []string
-		groups, err := slslog.Read(context.Background(), c, r, func(lg *sls.LogGroup) error {
-			got = append(got, lg.Logs[0].Contents[0].GetValue())
+		groups, err := slslog.Read(context.Background(), c, r, func(page []*sls.LogGroup) error {
+			for _, lg := range page {
+				got = append(got, lg.Logs[0].Contents[0].GetValue())
+			}
 			return nil
 		})
 		if err != nil || groups != n || len(got) != n {
@@ -65,7 +67,7 @@ func TestReadPagesInOrder(t *testing.T) {
 func TestReadFailsOnAPullError(t *testing.T) {
 	c, srv, r := emulator(t, 250)
 	seen := 0
-	_, err := slslog.Read(context.Background(), c, r, func(*sls.LogGroup) error {
+	_, err := slslog.Read(context.Background(), c, r, func([]*sls.LogGroup) error {
 		if seen++; seen == 1 {
 			srv.FailNext("p", "ls", 1, 400, "InvalidCursor") // the next page's pull
 		}

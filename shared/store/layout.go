@@ -18,6 +18,7 @@ import (
 //	ndr:m:<egress>/<bucket>/<level>.<slot>   string: entries, appended
 //	ndr:c:<egress>/<bucket>                  string: records written to that egress and bucket
 //	ndr:e:<egress>                           hash: kind, id, vpc of the egress
+//	ndr:g:<project>/<logstore>/<shard>/<cursor>  string: that log group is ingested
 //
 // APPEND is the cheapest write Redis has (no per-entry index to maintain, as
 // a hash has) and a string costs its bytes plus one key, so a mapping costs
@@ -34,9 +35,11 @@ import (
 // new total calls for; a reader reads the count, then the tuple's slot at
 // every level up to it. Each level receives ~48 records per slot.
 //
-// Appending is not idempotent byte for byte: a replayed range appends its
-// entries again. Readers deduplicate entries, so every trace answers the
-// same; the copies cost memory until the bucket expires.
+// Appending is not idempotent by itself, so ingest marks each log group
+// once all its entries are written (in the same pipeline, after them) and
+// skips marked groups: a retried or replayed range leaves the state as it
+// was. A group whose write failed half way is written again in full; readers
+// deduplicate entries, so the copies change no answer.
 const (
 	// BucketSeconds is the time step of buckets.
 	BucketSeconds = 600

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 	"unsafe"
@@ -119,9 +120,16 @@ func copies(m *mapping.Mapping, fn func(bucket int64)) {
 // Write stores a batch of mappings in two pipelined round trips, however
 // large the batch: one APPEND per slot the batch touches. Larger batches
 // touch each slot more than once and so send fewer commands per mapping.
-func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) (err error) {
+func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) error {
+	return s.WriteMarked(ctx, ms, nil)
+}
+
+// WriteMarked is Write, and then records marks (see GroupMark) in the same
+// pipeline, after the entries: a log group is marked ingested only once all
+// its mappings are written.
+func (s *Store) WriteMarked(ctx context.Context, ms []mapping.Mapping, marks []string) (err error) {
 	if len(ms) == 0 {
-		return nil
+		return s.mark(ctx, marks)
 	}
 	now := time.Now()
 	life := s.ttl + s.refresh
@@ -258,10 +266,86 @@ func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) (err error) {
 		pipe.Publish(ctx, WakeChannel, string(wake))
 	}
 	s.expires.mu.Unlock()
+	for _, m := range marks {
+		pipe.Set(ctx, m, "1", life)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("write %d mappings to %d slots: %w", len(ms), len(order), err)
 	}
 	return nil
+}
+
+// GroupMark is the key that marks one log group (by its cursor in a shard)
+// as ingested, so that a replayed range skips it and leaves the state as it
+// was. ok is false when a part is not of the form SLS gives it; the group is
+// then simply not marked.
+func GroupMark(project, logstore string, shard int, cursor string) (key string, ok bool) {
+	if !slsName(project) || !slsName(logstore) || shard < 0 || !cursorChars(cursor) {
+		return "", false
+	}
+	return "ndr:g:" + project + "/" + logstore + "/" + strconv.Itoa(shard) + "/" + cursor, true
+}
+
+// Ingested reports which marks exist, in one round trip.
+func (s *Store) Ingested(ctx context.Context, marks []string) ([]bool, error) {
+	out := make([]bool, len(marks))
+	if len(marks) == 0 {
+		return out, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(marks))
+	for i, m := range marks {
+		cmds[i] = pipe.Exists(ctx, m)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read %d log-group marks: %w", len(marks), err)
+	}
+	for i, c := range cmds {
+		out[i] = c.Val() == 1
+	}
+	return out, nil
+}
+
+func (s *Store) mark(ctx context.Context, marks []string) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, m := range marks {
+		pipe.Set(ctx, m, "1", s.ttl+s.refresh)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("mark %d log groups: %w", len(marks), err)
+	}
+	return nil
+}
+
+// slsName is an SLS project or logstore name: 2-63 of a-z, 0-9, '-', '_'.
+func slsName(s string) bool {
+	if len(s) < 2 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// cursorChars is a cursor as SLS writes them: base64, at most 64 bytes.
+func cursorChars(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 // Query asks for the mappings of one public tuple at one time.

@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"sort"
+	"strings"
+
 	"context"
 	"encoding/json"
+	"github.com/redis/go-redis/v9"
 	"testing"
 	"time"
 
@@ -35,12 +39,45 @@ func TestSLSErrorFailsTheInvocationAndReplayIsHarmless(t *testing.T) {
 		}
 		return out
 	}
-	ingestRange(t, natFn, ls, begin, end) // the trigger's retry
-	first := answers()
-	ingestRange(t, natFn, ls, begin, end) // and a replay of the same range
+	if s := ingestRange(t, natFn, ls, begin, end); s.Mappings != 2 || s.Replayed != 0 { // the trigger's retry
+		t.Fatalf("retry summary %+v", s)
+	}
+	first, state := answers(), redisState(t)
+	if s := ingestRange(t, natFn, ls, begin, end); s.Mappings != 0 || s.Replayed != 1 || s.LogGroups != 1 { // and a replay of the same range
+		t.Fatalf("replay summary %+v", s)
+	}
 	if second := answers(); first[0] != "traced 172.16.60.1" || first[1] != "traced 172.16.60.2" || first[0] != second[0] || first[1] != second[1] {
 		t.Fatalf("answers %v then %v", first, second)
 	}
+	if after := redisState(t); after != state {
+		t.Fatal("replaying the range changed the mapping state")
+	}
+}
+
+// redisState renders every mapping and count key with its value.
+func redisState(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	opt, err := redis.ParseURL(lc.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	var keys []string
+	for _, pattern := range []string{"ndr:m:*", "ndr:c:*"} {
+		k, err := rdb.Keys(ctx, pattern).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k...)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + rdb.Get(ctx, k).Val() + "\n")
+	}
+	return b.String()
 }
 
 func TestIngestUsesTheInvocationCredentials(t *testing.T) {
