@@ -35,9 +35,6 @@ func New(rdb redis.UniversalClient, ttl time.Duration) *Store {
 	return &Store{rdb: rdb, ttl: ttl, refresh: max(ttl/8, time.Second), expires: expiries{last: map[slotID]time.Time{}}}
 }
 
-// Client is the Redis client the store uses.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
-
 // expiries remembers when this process last renewed each key's expiry.
 type expiries struct {
 	mu        sync.Mutex
