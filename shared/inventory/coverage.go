@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,29 +23,20 @@ import (
 // work from mappings alone.
 func (inv *Inventory) Check(ctx context.Context, a *alert.Alert) (trace.Verdict, error) {
 	addrs := []netip.Addr{a.Tuple.Src.Addr.Unmap(), a.Tuple.Dst.Addr.Unmap()}
-	pipe := inv.rdb.Pipeline()
-	var cmds []*redis.MapStringStringCmd
-	for _, ad := range addrs {
-		cmds = append(cmds, pipe.HGetAll(ctx, ipKey(ad)))
-	}
-	filled := pipe.Get(ctx, keyFilled)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	hashes, filled, err := inv.read(ctx, addrs, true)
+	if err != nil {
 		return trace.Verdict{}, err
 	}
 	var known []entry
 	for i, ad := range addrs {
-		for _, e := range decodeEntries(ad, cmds[i].Val()) {
+		for _, e := range decodeEntries(ad, hashes[i]) {
 			if (a.AssetType == 0 || e.Kind == a.AssetType) && (a.AssetID == "" || e.ID == a.AssetID) {
 				known = append(known, e)
 			}
 		}
 	}
 	if len(known) == 0 {
-		_, ok, err := parseFilledCmd(filled)
-		if err != nil {
-			return trace.Verdict{}, err
-		}
-		return trace.Verdict{Unknown: ok}, nil
+		return trace.Verdict{Unknown: filled}, nil
 	}
 	category := string(a.Category)
 	if category == "" {
@@ -56,6 +48,66 @@ func (inv *Inventory) Check(ctx context.Context, a *alert.Alert) (trace.Verdict,
 		}
 	}
 	return trace.Verdict{NotCovered: notCoveredReason(known[0], category, a.Time)}, nil
+}
+
+// read returns the address hashes of addrs and, when asked, whether the
+// inventory has been filled, in one round trip; within a traced batch each
+// is read once (trace.BatchMemo).
+func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled bool) (hashes []map[string]string, filled bool, err error) {
+	memo := trace.BatchMemo(ctx)
+	hashes = make([]map[string]string, len(addrs))
+	pipe := inv.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(addrs))
+	var filledCmd *redis.StringCmd
+	queued := 0
+	for i, ad := range addrs {
+		if memo != nil {
+			if h, ok := memo.Load(ipKey(ad)); ok {
+				hashes[i] = h.(map[string]string)
+				continue
+			}
+		}
+		cmds[i] = pipe.HGetAll(ctx, ipKey(ad))
+		queued++
+	}
+	if wantFilled {
+		if v, ok := memoLoad(memo, keyFilled); ok {
+			filled = v.(bool)
+		} else {
+			filledCmd = pipe.Get(ctx, keyFilled)
+			queued++
+		}
+	}
+	if queued == 0 {
+		return hashes, filled, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, false, err
+	}
+	for i, c := range cmds {
+		if c != nil {
+			hashes[i] = c.Val()
+			if memo != nil {
+				memo.Store(ipKey(addrs[i]), hashes[i])
+			}
+		}
+	}
+	if filledCmd != nil {
+		if _, filled, err = parseFilledCmd(filledCmd); err != nil {
+			return nil, false, err
+		}
+		if memo != nil {
+			memo.Store(keyFilled, filled)
+		}
+	}
+	return hashes, filled, nil
+}
+
+func memoLoad(m *sync.Map, key string) (any, bool) {
+	if m == nil {
+		return nil, false
+	}
+	return m.Load(key)
 }
 
 func parseFilledCmd(c *redis.StringCmd) (time.Time, bool, error) {

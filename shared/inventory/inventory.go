@@ -556,11 +556,11 @@ func (inv *Inventory) Lookup(ctx context.Context, public netip.Addr) ([]egress.E
 		return nil, nil
 	}
 	public = public.Unmap()
-	h, err := inv.rdb.HGetAll(ctx, ipKey(public)).Result()
+	hashes, _, err := inv.read(ctx, []netip.Addr{public}, false)
 	if err != nil {
 		return nil, err
 	}
-	es := decodeEntries(public, h)
+	es := decodeEntries(public, hashes[0])
 	if len(es) == 0 {
 		return nil, nil
 	}

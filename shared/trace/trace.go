@@ -107,6 +107,7 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 		deadline = d.Add(-cfg.Reserve)
 	}
 	results := make([]alert.Result, len(alerts))
+	ctx = context.WithValue(ctx, memoKey{}, &sync.Map{})
 	plans := t.prepare(ctx, alerts, results, cfg)
 	var waiting []*pending
 	var wakeKeys []string
@@ -181,6 +182,18 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 		}
 	}
 	return results
+}
+
+type memoKey struct{}
+
+// BatchMemo is the memo of the batch being traced, or nil outside Trace.
+// Address books and coverage keep what they read there, so that a batch
+// reads each address once, however many of its alerts share it (and the
+// coverage check and the book lookup of one alert read it once between
+// them).
+func BatchMemo(ctx context.Context) *sync.Map {
+	m, _ := ctx.Value(memoKey{}).(*sync.Map)
+	return m
 }
 
 // prepareWorkers bounds the concurrent coverage checks and address-book
