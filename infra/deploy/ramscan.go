@@ -60,7 +60,8 @@ type Scan struct {
 //
 //   - v1 SDK requests: services/<svc>.Create<Api>Request and the methods of
 //     *<svc>.Client give <svc>:<Api>; a requests.CommonRequest gives
-//     <Product>:<ApiName> from the constants assigned in the same function;
+//     <Product>:<ApiName> from the constants assigned in the function that
+//     creates it (a function may send requests a builder parameter makes);
 //   - aliyun-log-go-sdk client methods give the SLS actions of
 //     slsMethodActions;
 //   - calls into SDKs the tables do not cover are errors.
@@ -171,6 +172,7 @@ type sink struct {
 type commonRequest struct {
 	apiNames, products []string
 	used               bool // calls ProcessCommonRequest
+	creates            bool // calls requests.NewCommonRequest
 	pos                token.Pos
 }
 
@@ -383,9 +385,15 @@ func (s *scanner) commonReq(key any, pos token.Pos) *commonRequest {
 func (s *scanner) finishCommonRequests() {
 	for key, cr := range s.common {
 		if len(cr.apiNames) == 0 {
-			if cr.used {
+			switch {
+			case cr.creates:
+				s.errorf(cr.pos, "NewCommonRequest without a constant CommonRequest.ApiName in the same function")
+			case cr.used && !takesBuilder(key):
 				s.errorf(cr.pos, "ProcessCommonRequest without a constant CommonRequest.ApiName in the same function")
 			}
+			// A function that sends what a builder parameter makes is
+			// covered by the builders: each sets its constants where it
+			// creates the request, and is a sink there.
 			continue
 		}
 		products := map[string]bool{}
@@ -407,6 +415,29 @@ func (s *scanner) finishCommonRequests() {
 			}
 		}
 	}
+}
+
+// takesBuilder reports whether the function key has a parameter of type
+// func() *requests.CommonRequest: it sends requests its callers build.
+func takesBuilder(key any) bool {
+	fn, ok := key.(*types.Func)
+	if !ok {
+		return false
+	}
+	params := fn.Type().(*types.Signature).Params()
+	for i := 0; i < params.Len(); i++ {
+		sig, ok := params.At(i).Type().Underlying().(*types.Signature)
+		if !ok || sig.Params().Len() != 0 || sig.Results().Len() != 1 {
+			continue
+		}
+		if ptr, ok := sig.Results().At(0).Type().(*types.Pointer); ok {
+			if named, ok := ptr.Elem().(*types.Named); ok && named.Obj().Pkg() != nil &&
+				named.Obj().Pkg().Path() == v1RequestsPath && named.Obj().Name() == "CommonRequest" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // external classifies a mention of a function or method outside the module.
@@ -441,6 +472,10 @@ func (s *scanner) external(key any, f *types.Func, pos token.Pos) {
 	case path == v1SDKPath:
 		if strings.HasPrefix(f.Name(), "ProcessCommonRequest") {
 			s.commonReq(key, pos).used = true
+		}
+	case path == v1RequestsPath:
+		if f.Name() == "NewCommonRequest" {
+			s.commonReq(key, pos).creates = true
 		}
 	case path == v1CredsPath:
 		if v1RAMCredentialFunc(f.Name()) {

@@ -44,18 +44,13 @@ func (c *Client) ListALBs(ctx context.Context, region string) ([]ALB, error) {
 	for page := 1; ; page++ {
 		var resp albPage
 		op := fmt.Sprintf("alb ListLoadBalancers in %s page %d", region, page)
-		err := c.call(ctx, op, func(ctx context.Context) error {
+		err := send(c, ctx, op, region, func() *requests.CommonRequest {
 			req := requests.NewCommonRequest()
 			req.Product, req.ApiName = "Alb", "ListLoadBalancers"
 			setQuery(req, "MaxResults", strconv.Itoa(albPageSize))
 			setQuery(req, "NextToken", token)
-			cl, err := c.sdkClient(ctx, req, region)
-			if err != nil {
-				return err
-			}
-			r, err := cl.ProcessCommonRequest(req)
-			return decode(r, err, &resp)
-		})
+			return req
+		}, &resp)
 		if err != nil {
 			return nil, err
 		}
@@ -124,17 +119,12 @@ type albTag struct {
 func (c *Client) fillALBAttribute(ctx context.Context, a *ALB) error {
 	var resp albAttribute
 	op := fmt.Sprintf("alb GetLoadBalancerAttribute %s in %s", a.ID, a.Region)
-	err := c.call(ctx, op, func(ctx context.Context) error {
+	err := send(c, ctx, op, a.Region, func() *requests.CommonRequest {
 		req := requests.NewCommonRequest()
 		req.Product, req.ApiName = "Alb", "GetLoadBalancerAttribute"
 		setQuery(req, "LoadBalancerId", a.ID)
-		cl, err := c.sdkClient(ctx, req, a.Region)
-		if err != nil {
-			return err
-		}
-		r, err := cl.ProcessCommonRequest(req)
-		return decode(r, err, &resp)
-	})
+		return req
+	}, &resp)
 	if err != nil {
 		return err
 	}
@@ -162,20 +152,15 @@ func (c *Client) EnableALBAccessLog(ctx context.Context, region, id, project, lo
 	// land is then recognised as the same request.
 	token := newClientToken()
 	op := fmt.Sprintf("alb EnableLoadBalancerAccessLog %s in %s", id, region)
-	return c.call(ctx, op, func(ctx context.Context) error {
+	return send(c, ctx, op, region, func() *requests.CommonRequest {
 		req := requests.NewCommonRequest()
 		req.Product, req.ApiName = "Alb", "EnableLoadBalancerAccessLog"
 		setQuery(req, "LoadBalancerId", id)
 		setQuery(req, "LogProject", project)
 		setQuery(req, "LogStore", logstore)
 		setQuery(req, "ClientToken", token)
-		cl, err := c.sdkClient(ctx, req, region)
-		if err != nil {
-			return err
-		}
-		_, err = cl.ProcessCommonRequest(req)
-		return err
-	})
+		return req
+	}, &struct{}{})
 }
 
 func albTags(ts []albTag) map[string]string {

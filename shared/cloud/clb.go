@@ -32,18 +32,13 @@ func (c *Client) ListCLBs(ctx context.Context, region string) ([]CLB, error) {
 	for page := 1; ; page++ {
 		var resp clbPage
 		op := fmt.Sprintf("slb DescribeLoadBalancers in %s page %d", region, page)
-		err := c.call(ctx, op, func(ctx context.Context) error {
+		err := send(c, ctx, op, region, func() *requests.CommonRequest {
 			req := requests.NewCommonRequest()
 			req.Product, req.ApiName = "Slb", "DescribeLoadBalancers"
 			setQuery(req, "PageNumber", strconv.Itoa(page))
 			setQuery(req, "PageSize", strconv.Itoa(clbPageSize))
-			cl, err := c.sdkClient(ctx, req, region)
-			if err != nil {
-				return err
-			}
-			r, err := cl.ProcessCommonRequest(req)
-			return decode(r, err, &resp)
-		})
+			return req
+		}, &resp)
 		if err != nil {
 			return nil, err
 		}
@@ -116,20 +111,15 @@ func (c *Client) clbAccessLog(ctx context.Context, region, id string) (AccessLog
 	for page := 1; ; page++ {
 		var resp clbLogPage
 		op := fmt.Sprintf("slb DescribeAccessLogsDownloadAttribute %s in %s page %d", id, region, page)
-		err := c.call(ctx, op, func(ctx context.Context) error {
+		err := send(c, ctx, op, region, func() *requests.CommonRequest {
 			req := requests.NewCommonRequest()
 			req.Product, req.ApiName = "Slb", "DescribeAccessLogsDownloadAttribute"
 			setQuery(req, "LoadBalancerId", id)
 			setQuery(req, "LogType", "layer7")
 			setQuery(req, "PageNumber", strconv.Itoa(page))
 			setQuery(req, "PageSize", strconv.Itoa(clbLogPageSize))
-			cl, err := c.sdkClient(ctx, req, region)
-			if err != nil {
-				return err
-			}
-			r, err := cl.ProcessCommonRequest(req)
-			return decode(r, err, &resp)
-		})
+			return req
+		}, &resp)
 		if err != nil {
 			return AccessLog{}, err
 		}
@@ -167,16 +157,11 @@ func (c *Client) EnableCLBAccessLog(ctx context.Context, region, id, project, lo
 		return err
 	}
 	op := fmt.Sprintf("slb SetAccessLogsDownloadAttribute %s in %s", id, region)
-	return c.call(ctx, op, func(ctx context.Context) error {
+	return send(c, ctx, op, region, func() *requests.CommonRequest {
 		req := requests.NewCommonRequest()
 		req.Product, req.ApiName = "Slb", "SetAccessLogsDownloadAttribute"
 		setQuery(req, "LoadBalancerId", id)
 		setQuery(req, "LogsDownloadAttributes", string(attrs))
-		cl, err := c.sdkClient(ctx, req, region)
-		if err != nil {
-			return err
-		}
-		_, err = cl.ProcessCommonRequest(req)
-		return err
-	})
+		return req
+	}, &struct{}{})
 }

@@ -43,7 +43,7 @@ func (c *Client) findENI(ctx context.Context, region, vpcID, ip string, secondar
 	for page := 1; ; page++ {
 		var resp eniPage
 		op := fmt.Sprintf("ecs DescribeNetworkInterfaces %s=%s in %s %s page %d", kind, ip, vpcID, region, page)
-		err := c.call(ctx, op, func(ctx context.Context) error {
+		err := send(c, ctx, op, region, func() *requests.CommonRequest {
 			req := requests.NewCommonRequest()
 			req.Product, req.ApiName = "Ecs", "DescribeNetworkInterfaces"
 			setQuery(req, "VpcId", vpcID)
@@ -54,13 +54,8 @@ func (c *Client) findENI(ctx context.Context, region, vpcID, ip string, secondar
 			}
 			setQuery(req, "MaxResults", strconv.Itoa(eniPageSize))
 			setQuery(req, "NextToken", token)
-			cl, err := c.sdkClient(ctx, req, region)
-			if err != nil {
-				return err
-			}
-			r, err := cl.ProcessCommonRequest(req)
-			return decode(r, err, &resp)
-		})
+			return req
+		}, &resp)
 		if err != nil {
 			return ENI{}, false, err
 		}

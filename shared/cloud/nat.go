@@ -56,18 +56,13 @@ func (c *Client) ListNATGateways(ctx context.Context, region string) ([]NATGatew
 	for page := 1; ; page++ {
 		var resp natGatewaysPage
 		op := fmt.Sprintf("vpc DescribeNatGateways in %s page %d", region, page)
-		err := c.call(ctx, op, func(ctx context.Context) error {
+		err := send(c, ctx, op, region, func() *requests.CommonRequest {
 			req := requests.NewCommonRequest()
 			req.Product, req.ApiName = "Vpc", "DescribeNatGateways"
 			setQuery(req, "PageNumber", strconv.Itoa(page))
 			setQuery(req, "PageSize", strconv.Itoa(natPageSize))
-			cl, err := c.sdkClient(ctx, req, region)
-			if err != nil {
-				return err
-			}
-			r, err := cl.ProcessCommonRequest(req)
-			return decode(r, err, &resp)
-		})
+			return req
+		}, &resp)
 		if err != nil {
 			return nil, err
 		}
@@ -166,17 +161,12 @@ type natAttribute struct {
 func (c *Client) fillNATAttribute(ctx context.Context, g *NATGateway) error {
 	var resp natAttribute
 	op := fmt.Sprintf("vpc GetNatGatewayAttribute %s in %s", g.ID, g.Region)
-	err := c.call(ctx, op, func(ctx context.Context) error {
+	err := send(c, ctx, op, g.Region, func() *requests.CommonRequest {
 		req := requests.NewCommonRequest()
 		req.Product, req.ApiName = "Vpc", "GetNatGatewayAttribute"
 		setQuery(req, "NatGatewayId", g.ID)
-		cl, err := c.sdkClient(ctx, req, g.Region)
-		if err != nil {
-			return err
-		}
-		r, err := cl.ProcessCommonRequest(req)
-		return decode(r, err, &resp)
-	})
+		return req
+	}, &resp)
 	if err != nil {
 		return err
 	}
@@ -227,7 +217,7 @@ func (c *Client) DisableNATSessionLog(ctx context.Context, region, ngwID string)
 
 func (c *Client) modifyNAT(ctx context.Context, region, ngwID, what string, params map[string]string) error {
 	op := fmt.Sprintf("vpc ModifyNatGatewayAttribute (%s) %s in %s", what, ngwID, region)
-	return c.call(ctx, op, func(ctx context.Context) error {
+	return send(c, ctx, op, region, func() *requests.CommonRequest {
 		req := requests.NewCommonRequest()
 		req.Product, req.ApiName = "Vpc", "ModifyNatGatewayAttribute"
 		req.QueryParams["RegionId"] = region
@@ -235,13 +225,8 @@ func (c *Client) modifyNAT(ctx context.Context, region, ngwID, what string, para
 		for k, v := range params {
 			req.QueryParams[k] = v
 		}
-		cl, err := c.sdkClient(ctx, req, region)
-		if err != nil {
-			return err
-		}
-		_, err = cl.ProcessCommonRequest(req)
-		return err
-	})
+		return req
+	}, &struct{}{})
 }
 
 func firstNonEmpty(s ...string) string {

@@ -105,3 +105,18 @@ func setQuery(req *requests.CommonRequest, name, value string) {
 		req.QueryParams[name] = value
 	}
 }
+
+// send makes one API call, retried as call retries: build makes a fresh
+// request for every attempt (the SDK writes signature and nonce into the
+// request it sends), and the answer is decoded into out.
+func send[T any](c *Client, ctx context.Context, op, region string, build func() *requests.CommonRequest, out *T) error {
+	return c.call(ctx, op, func(ctx context.Context) error {
+		req := build()
+		cl, err := c.sdkClient(ctx, req, region)
+		if err != nil {
+			return err
+		}
+		r, err := cl.ProcessCommonRequest(req)
+		return decode(r, err, out)
+	})
+}

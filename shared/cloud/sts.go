@@ -25,19 +25,14 @@ func (c *Client) AssumeRole(ctx context.Context, roleARN, sessionName string, du
 	}
 	var resp assumeRoleAnswer
 	op := fmt.Sprintf("sts AssumeRole %s", roleARN)
-	err := c.call(ctx, op, func(ctx context.Context) error {
+	err := send(c, ctx, op, "", func() *requests.CommonRequest {
 		req := requests.NewCommonRequest()
 		req.Product, req.ApiName = "Sts", "AssumeRole"
 		setQuery(req, "RoleArn", roleARN)
 		setQuery(req, "RoleSessionName", sessionName)
 		setQuery(req, "DurationSeconds", strconv.Itoa(secs))
-		cl, err := c.sdkClient(ctx, req, "")
-		if err != nil {
-			return err
-		}
-		r, err := cl.ProcessCommonRequest(req)
-		return decode(r, err, &resp)
-	})
+		return req
+	}, &resp)
 	if err != nil {
 		return Credentials{}, err
 	}
