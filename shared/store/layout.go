@@ -36,10 +36,11 @@ import (
 // every level up to it. Each level receives ~48 records per slot.
 //
 // Appending is not idempotent by itself, so ingest marks each log group
-// once all its entries are written (in the same pipeline, after them) and
-// skips marked groups: a retried or replayed range leaves the state as it
-// was. A group whose write failed half way is written again in full; readers
-// deduplicate entries, so the copies change no answer.
+// once all its entries are acknowledged (a round trip after them) and skips
+// marked groups: a retried or replayed range leaves the state as it was. A
+// group whose write failed half way is written again in full; readers drop
+// byte-identical entries, so the copies change no answer, while two records
+// that differ only in their private endpoint stay two answers.
 const (
 	// BucketSeconds is the time step of buckets.
 	BucketSeconds = 600
@@ -135,9 +136,9 @@ func slotOf(proto tuple.Proto, port uint16, peer tuple.Endpoint, level int) uint
 
 // Entry encoding: a length byte, then the key part and the value part. Key:
 // flags, proto, port, peer addr, peer port, start; when the peer port was
-// not logged (ALB) the private endpoint too, so that requests of one client
-// in one second to different backends stay distinct. Two entries with the
-// same key are the same record. Value: flags+kind, private addr, private
+// not logged (ALB) the private endpoint too (a layout older than whole-entry
+// deduplication, kept so that stored entries read the same). Only
+// byte-identical entries are the same record. Value: flags+kind, private addr, private
 // port, window length (uvarint), then optional previous upstreams and
 // client.
 const (
@@ -291,9 +292,9 @@ func keyLen(flags byte) int {
 	return n
 }
 
-// eachEntry calls fn with the key part and the decoded mapping of every
-// entry in a slot string; it stops at the first corrupt entry.
-func eachEntry(b []byte, fn func(key []byte, m mapping.Mapping)) error {
+// eachEntry calls fn with the bytes and the decoded mapping of every entry
+// in a slot string; it stops at the first corrupt entry.
+func eachEntry(b []byte, fn func(entry []byte, m mapping.Mapping)) error {
 	for len(b) > 0 {
 		n := int(b[0])
 		if n == 0 || len(b) < 1+n {
@@ -309,7 +310,7 @@ func eachEntry(b []byte, fn func(key []byte, m mapping.Mapping)) error {
 		if err != nil {
 			return err
 		}
-		fn(e[:k], m)
+		fn(e, m)
 	}
 	return nil
 }

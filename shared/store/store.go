@@ -64,6 +64,13 @@ func (e *expiries) prune(now time.Time, refresh time.Duration) {
 	e.lastPrune = now
 }
 
+// reset forgets every renewal, so that the next writes renew every key.
+func (e *expiries) reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.last)
+}
+
 // forget drops keys whose renewal may not have reached Redis.
 func (e *expiries) forget(ids []slotID) {
 	e.mu.Lock()
@@ -79,6 +86,7 @@ type groupKey struct {
 }
 
 type group struct {
+	key   groupKey
 	n     int64
 	total *redis.IntCmd
 	level int
@@ -104,7 +112,8 @@ type egressMeta struct {
 }
 
 // copies calls fn for each bucket a mapping is indexed under: its start
-// bucket, and every MaxSpan after for windows longer than MaxSpan.
+// bucket, and every MaxSpan after for windows longer than MaxSpan. Ingest
+// bounds windows (an hour at most), so a mapping has a handful of copies.
 func copies(m *mapping.Mapping, fn func(bucket int64)) {
 	for t := m.Start; ; t += MaxSpan {
 		fn(bucketOf(t))
@@ -114,162 +123,272 @@ func copies(m *mapping.Mapping, fn func(bucket int64)) {
 	}
 }
 
-// Write stores a batch of mappings in two pipelined round trips, however
-// large the batch: one APPEND per slot the batch touches. Larger batches
-// touch each slot more than once and so send fewer commands per mapping.
+// Write stores a batch of mappings in pipelined round trips, however large
+// the batch: one APPEND per slot the batch touches. Larger batches touch
+// each slot more than once and so send fewer commands per mapping.
 func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) error {
 	return s.WriteMarked(ctx, ms, nil)
 }
 
-// WriteMarked is Write, and then records marks (see GroupMark) in the same
-// pipeline, after the entries: a log group is marked ingested only once all
-// its mappings are written.
-func (s *Store) WriteMarked(ctx context.Context, ms []mapping.Mapping, marks []string) (err error) {
+// WriteMarked is Write, then records marks (see GroupMark): a log group is
+// marked ingested only once every one of its entries has been acknowledged,
+// on whatever node it lives. It takes three round trips: claim room in the
+// buckets, append the entries, then mark the groups (and wake waiting
+// traces). A failure at any step returns an error and writes no mark, so
+// the retried range writes the groups again.
+func (s *Store) WriteMarked(ctx context.Context, ms []mapping.Mapping, marks []string) error {
 	if len(ms) == 0 {
-		return s.mark(ctx, marks)
+		return s.finish(ctx, nil, nil, marks)
 	}
-	now := time.Now()
-	life := s.ttl + s.refresh
-	var renewed []slotID
-	defer func() {
-		if err != nil {
-			s.expires.forget(renewed)
-		}
-	}()
-	s.expires.mu.Lock()
-	s.expires.prune(now, s.refresh)
-	s.expires.mu.Unlock()
-	// expire renews a key's expiry when due; called with expires.mu held.
-	expire := func(pipe redis.Pipeliner, id slotID, key func() string) {
-		if s.expires.due(id, now, s.refresh) {
-			pipe.Expire(ctx, key(), life)
-			renewed = append(renewed, id)
-		}
+	w := s.newWrite(ctx, ms)
+	err := w.claim()
+	if err == nil {
+		w.layout()
+		err = w.append()
 	}
+	if err != nil {
+		s.expires.forget(w.renewed)
+		return err
+	}
+	return s.finish(ctx, w.unexpired, w.metas, marks)
+}
 
-	var kb []byte
-	groups := make(map[groupKey]*group)
+// write is one batch on its way to Redis.
+type write struct {
+	s   *Store
+	ctx context.Context
+	ms  []mapping.Mapping
+	now time.Time
+	kb  []byte
+
+	groups map[groupKey]*group
 	// first holds each mapping's start-bucket group; longer windows (rare)
-	// look their other buckets up again below.
-	first := make([]*group, len(ms))
-	metas := make(map[mapping.Egress]egressMeta)
+	// look their other buckets up again.
+	first []*group
+	metas map[mapping.Egress]egressMeta
+	// enc holds every entry once; laid holds them again slot by slot.
+	enc    []byte
+	order  []slotRef
+	starts []int32
+	laid   []byte
+
+	renewed   []slotID // expiries renewed in this write
+	unexpired []string // keys Redis created but this write set no expiry on
+}
+
+type slotRef struct {
+	g    *group
+	slot uint32
+}
+
+// newWrite groups a batch by egress and bucket and encodes its entries.
+func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
+	w := &write{s: s, ctx: ctx, ms: ms, now: time.Now(),
+		groups: make(map[groupKey]*group), first: make([]*group, len(ms)),
+		metas: make(map[mapping.Egress]egressMeta), enc: make([]byte, 0, len(ms)*26)}
+	s.expires.mu.Lock()
+	s.expires.prune(w.now, s.refresh)
+	s.expires.mu.Unlock()
 	for i := range ms {
 		m := &ms[i]
 		copies(m, func(b int64) {
-			g := groups[groupKey{m.Egress, b}]
+			k := groupKey{m.Egress, b}
+			g := w.groups[k]
 			if g == nil {
-				g = &group{}
-				groups[groupKey{m.Egress, b}] = g
+				g = &group{key: k}
+				w.groups[k] = g
 			}
 			g.n++
-			if first[i] == nil {
-				first[i] = g
+			if w.first[i] == nil {
+				w.first[i] = g
 			}
 		})
-		if meta, ok := metas[m.Egress]; !ok || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" {
-			metas[m.Egress] = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC}
+		if meta, ok := w.metas[m.Egress]; !ok || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" {
+			w.metas[m.Egress] = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC}
 		}
 	}
+	return w
+}
 
-	// Round trip 1: claim room in each bucket; the totals pick the levels.
-	pipe := s.rdb.Pipeline()
-	s.expires.mu.Lock()
-	for k, g := range groups {
-		key := countKey(kb, k.egress, k.bucket)
-		g.total = pipe.IncrBy(ctx, key, g.n)
-		expire(pipe, slotID{k, countLevel, 0}, func() string { return key })
+// expire renews a key's expiry when this process has not done so lately;
+// called with expires.mu held. It reports whether it did.
+func (w *write) expire(pipe redis.Pipeliner, id slotID, key string) bool {
+	if !w.s.expires.due(id, w.now, w.s.refresh) {
+		return false
 	}
-	s.expires.mu.Unlock()
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("count %d buckets: %w", len(groups), err)
+	pipe.Expire(w.ctx, key, w.s.life())
+	w.renewed = append(w.renewed, id)
+	return true
+}
+
+// claim is round trip 1: it adds each group's count to its bucket's total,
+// and the totals pick the levels the entries are appended at.
+func (w *write) claim() error {
+	pipe := w.s.rdb.Pipeline()
+	keys := make(map[*group]string, len(w.groups))
+	expiring := make(map[*group]bool, len(w.groups))
+	w.s.expires.mu.Lock()
+	for k, g := range w.groups {
+		key := countKey(w.kb, k.egress, k.bucket)
+		keys[g] = key
+		g.total = pipe.IncrBy(w.ctx, key, g.n)
+		expiring[g] = w.expire(pipe, slotID{k, countLevel, 0}, key)
 	}
-	for _, g := range groups {
+	w.s.expires.mu.Unlock()
+	if err := execAll(w.ctx, pipe); err != nil {
+		return fmt.Errorf("count %d buckets: %w", len(w.groups), err)
+	}
+	for _, g := range w.groups {
 		g.level = levelFor(g.total.Val())
+		if g.total.Val() == g.n && !expiring[g] {
+			w.unexpired = append(w.unexpired, keys[g]) // Redis lost the key: see finish
+		}
 	}
+	return nil
+}
 
-	// Round trip 2: the entries, one APPEND per slot. Entries are encoded
-	// once into one arena, then laid out slot by slot (a counting sort) so
-	// that each slot's value is one contiguous run: no buffer per slot.
-	// Slots are keyed by their group's pointer while batching: hashing a
-	// pointer is cheaper than hashing the egress.
-	type slotRef struct {
-		g    *group
-		slot uint32
-	}
+// layout assigns each entry (and each of its copies) to its slot at its
+// bucket's level, and lays the entries out slot by slot (a counting sort),
+// so that each slot's value is one contiguous run: no buffer per slot.
+// Slots are keyed by their group's pointer: cheaper to hash than an egress.
+func (w *write) layout() {
 	type placed struct {
 		slot     int32 // index into order
 		off, len int32 // in enc
 	}
-	index := make(map[slotRef]int32, len(groups)*64)
-	var order []slotRef
+	index := make(map[slotRef]int32, len(w.groups)*64)
 	var sizes []int32
-	enc := make([]byte, 0, len(ms)*26)
-	places := make([]placed, 0, len(ms))
+	places := make([]placed, 0, len(w.ms))
 	add := func(m *mapping.Mapping, g *group, off, n int32) {
 		ref := slotRef{g, slotOf(m.Proto, m.Port, m.Peer, g.level)}
 		i, ok := index[ref]
 		if !ok {
-			i = int32(len(order))
+			i = int32(len(w.order))
 			index[ref] = i
-			order = append(order, ref)
+			w.order = append(w.order, ref)
 			sizes = append(sizes, 0)
 		}
 		sizes[i] += n
 		places = append(places, placed{i, off, n})
 	}
-	for i := range ms {
-		m := &ms[i]
-		off := int32(len(enc))
-		enc = appendEntry(enc, m)
-		n := int32(len(enc)) - off
-		add(m, first[i], off, n)
+	for i := range w.ms {
+		m := &w.ms[i]
+		off := int32(len(w.enc))
+		w.enc = appendEntry(w.enc, m)
+		n := int32(len(w.enc)) - off
+		add(m, w.first[i], off, n)
 		if m.End-m.Start > MaxSpan {
 			for t := m.Start + MaxSpan; ; t += MaxSpan {
-				add(m, groups[groupKey{m.Egress, bucketOf(t)}], off, n)
+				add(m, w.groups[groupKey{m.Egress, bucketOf(t)}], off, n)
 				if m.End-t <= MaxSpan {
 					break
 				}
 			}
 		}
 	}
-	starts := make([]int32, len(order)+1)
+	w.starts = make([]int32, len(w.order)+1)
 	for i, n := range sizes {
-		starts[i+1] = starts[i] + n
+		w.starts[i+1] = w.starts[i] + n
 	}
-	laid := make([]byte, starts[len(order)])
-	fill := append([]int32(nil), starts[:len(order)]...)
+	w.laid = make([]byte, w.starts[len(w.order)])
+	fill := append([]int32(nil), w.starts[:len(w.order)]...)
 	for _, p := range places {
-		fill[p.slot] += int32(copy(laid[fill[p.slot]:], enc[p.off:p.off+p.len]))
+		fill[p.slot] += int32(copy(w.laid[fill[p.slot]:], w.enc[p.off:p.off+p.len]))
 	}
-	keyOf := make(map[*group]groupKey, len(groups))
-	for k, g := range groups {
-		keyOf[g] = k
+}
+
+// append is round trip 2: one APPEND per slot, and the egresses' metadata.
+func (w *write) append() error {
+	type sent struct {
+		cmd      *redis.IntCmd
+		key      string
+		n        int64
+		expiring bool
 	}
-	pipe = s.rdb.Pipeline()
-	s.expires.mu.Lock()
-	for i, ref := range order {
-		id := slotID{keyOf[ref.g], ref.g.level, ref.slot}
-		key := slotKey(kb, id.egress, id.bucket, id.level, id.slot)
-		buf := laid[starts[i]:starts[i+1]]
-		pipe.Append(ctx, key, unsafe.String(unsafe.SliceData(buf), len(buf)))
-		expire(pipe, id, func() string { return key })
+	out := make([]sent, 0, len(w.order)+len(w.metas))
+	pipe := w.s.rdb.Pipeline()
+	w.s.expires.mu.Lock()
+	for i, ref := range w.order {
+		id := slotID{ref.g.key, ref.g.level, ref.slot}
+		key := slotKey(w.kb, id.egress, id.bucket, id.level, id.slot)
+		buf := w.laid[w.starts[i]:w.starts[i+1]]
+		cmd := pipe.Append(w.ctx, key, unsafe.String(unsafe.SliceData(buf), len(buf)))
+		out = append(out, sent{cmd, key, int64(len(buf)), w.expire(pipe, id, key)})
+	}
+	for e, meta := range w.metas {
+		key := metaKey(w.kb, e)
+		cmd := pipe.HSet(w.ctx, key, "kind", meta.kind.String(), "id", meta.id, "vpc", meta.vpc)
+		// HSET counts the fields it created: 3 for a new key.
+		out = append(out, sent{cmd, key, 3, w.expire(pipe, slotID{groupKey{egress: e}, metaLevel, 0}, key)})
+	}
+	w.s.expires.mu.Unlock()
+	if err := execAll(w.ctx, pipe); err != nil {
+		return fmt.Errorf("write %d mappings to %d slots: %w", len(w.ms), len(w.order), err)
+	}
+	for _, o := range out {
+		// A key whose expiry this process renewed lately, yet which Redis has
+		// just created, was lost on the way (a restart without persistence,
+		// a failover to a replica that lagged, an eviction): it gets its
+		// expiry in the next round trip.
+		if !o.expiring && o.cmd.Val() == o.n {
+			w.unexpired = append(w.unexpired, o.key)
+		}
+	}
+	return nil
+}
+
+// finish is the last round trip: expiries of keys Redis lost and re-created,
+// the marks of the groups now fully written, and a wake-up for each egress.
+func (s *Store) finish(ctx context.Context, unexpired []string, metas map[mapping.Egress]egressMeta, marks []string) error {
+	if len(unexpired)+len(metas)+len(marks) == 0 {
+		return nil
+	}
+	if len(unexpired) > 0 {
+		// Redis lost keys this process thought renewed: renew them all again.
+		s.expires.reset()
+	}
+	pipe := s.rdb.Pipeline()
+	for _, key := range unexpired {
+		pipe.Expire(ctx, key, s.life())
+	}
+	for _, m := range marks {
+		pipe.Set(ctx, m, "1", s.life())
 	}
 	var wake []byte
-	for e, meta := range metas {
-		key := metaKey(kb, e)
-		pipe.HSet(ctx, key, "kind", meta.kind.String(), "id", meta.id, "vpc", meta.vpc)
-		expire(pipe, slotID{groupKey{egress: e}, metaLevel, 0}, func() string { return key })
+	for e := range metas {
 		wake = appendEgress(wake[:0], e)
 		pipe.Publish(ctx, WakeChannel, string(wake))
 	}
-	s.expires.mu.Unlock()
-	for _, m := range marks {
-		pipe.Set(ctx, m, "1", life)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("write %d mappings to %d slots: %w", len(ms), len(order), err)
+	if err := execAll(ctx, pipe); err != nil {
+		return fmt.Errorf("mark %d log groups: %w", len(marks), err)
 	}
 	return nil
+}
+
+// life is how long a key lives after its expiry is renewed.
+func (s *Store) life() time.Duration { return s.ttl + s.refresh }
+
+// execAll runs a pipeline and checks every command, not only the first
+// that failed (Exec's error): on a cluster, each node's share runs on its
+// own, and any of them may fail. redis.Nil is an answer, not a failure.
+func execAll(ctx context.Context, pipe redis.Pipeliner) error {
+	cmds, err := pipe.Exec(ctx)
+	failed, first := 0, error(nil)
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && e != redis.Nil {
+			failed++
+			if first == nil {
+				first = e
+			}
+		}
+	}
+	if first == nil && err != nil && err != redis.Nil {
+		failed, first = 1, err
+	}
+	if first == nil {
+		return nil
+	}
+	return fmt.Errorf("%d of %d commands failed: %w", failed, len(cmds), first)
 }
 
 // GroupMark is the key that marks one log group (by its cursor in a shard)
@@ -301,20 +420,6 @@ func (s *Store) Ingested(ctx context.Context, marks []string) ([]bool, error) {
 		out[i] = c.Val() == 1
 	}
 	return out, nil
-}
-
-func (s *Store) mark(ctx context.Context, marks []string) error {
-	if len(marks) == 0 {
-		return nil
-	}
-	pipe := s.rdb.Pipeline()
-	for _, m := range marks {
-		pipe.Set(ctx, m, "1", s.ttl+s.refresh)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("mark %d log groups: %w", len(marks), err)
-	}
-	return nil
 }
 
 // slsName is an SLS project or logstore name: 2-63 of a-z, 0-9, '-', '_'.
@@ -364,89 +469,90 @@ type Hit struct {
 	mapping.Mapping
 }
 
-// Lookup answers many queries in two pipelined round trips: the bucket counts
-// and egress metadata, then the slot hashes.
+// Lookup answers many queries in two pipelined round trips: the bucket
+// counts and egress metadata, then the slots the counts point to. Any
+// command that fails fails the lookup: a slot that could not be read must
+// not pass for an empty one.
 func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
-	var kb []byte
-	counts := make(map[string]*redis.StringCmd)
-	metas := make(map[mapping.Egress]*redis.MapStringStringCmd)
-	pipe := s.rdb.Pipeline()
-	for _, q := range qs {
-		for _, e := range q.Egress {
-			if _, ok := metas[e]; !ok {
-				metas[e] = pipe.HGetAll(ctx, metaKey(kb, e))
-			}
-			for b := bucketOf(q.At - q.Skew - MaxSpan); b <= bucketOf(q.At+q.Skew); b++ {
-				key := countKey(kb, e, b)
-				if _, ok := counts[key]; !ok {
-					counts[key] = pipe.Get(ctx, key)
-				}
-			}
-		}
-	}
-	if len(counts) == 0 {
+	p := planLookup(qs)
+	if len(p.buckets) == 0 {
 		return make([][]Hit, len(qs)), nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("read bucket counts: %w", err)
+	var kb []byte
+	counts := make([]*redis.StringCmd, len(p.buckets))
+	metas := make(map[mapping.Egress]*redis.MapStringStringCmd)
+	pipe := s.rdb.Pipeline()
+	for i, b := range p.buckets {
+		counts[i] = pipe.Get(ctx, countKey(kb, b.egress, b.bucket))
+		if _, ok := metas[b.egress]; !ok {
+			metas[b.egress] = pipe.HGetAll(ctx, metaKey(kb, b.egress))
+		}
+	}
+	if err := execAll(ctx, pipe); err != nil {
+		return nil, fmt.Errorf("read %d bucket counts: %w", len(counts), err)
 	}
 
-	slots := make(map[string]*redis.StringCmd)
+	// Round trip 2: at every level up to each bucket's, the slot of each
+	// peer form the query accepts. A slot shared by several queries is read
+	// once.
 	type probe struct {
-		key    string
+		slot   int // index into reads
 		egress mapping.Egress
 	}
 	probes := make([][]probe, len(qs))
+	index := make(map[string]int)
+	var reads []*redis.StringCmd
 	pipe = s.rdb.Pipeline()
-	for i, q := range qs {
-		for _, e := range q.Egress {
-			for b := bucketOf(q.At - q.Skew - MaxSpan); b <= bucketOf(q.At+q.Skew); b++ {
-				n, err := counts[countKey(kb, e, b)].Int64()
-				if err != nil {
-					continue // no records in this bucket
-				}
-				for level := 0; level <= levelFor(n); level++ {
-					peers := []tuple.Endpoint{q.Peer}
-					if q.Portless && q.Peer.Port != 0 {
-						peers = append(peers, tuple.Endpoint{Addr: q.Peer.Addr})
+	for i, b := range p.buckets {
+		n, err := counts[i].Int64()
+		if err != nil {
+			continue // redis.Nil: no records in this bucket
+		}
+		for _, u := range b.users {
+			q := &qs[u]
+			for level := 0; level <= levelFor(n); level++ {
+				for _, peer := range q.peers() {
+					key := slotKey(kb, b.egress, b.bucket, level, slotOf(q.Proto, q.Port, peer, level))
+					at, ok := index[key]
+					if !ok {
+						at = len(reads)
+						index[key] = at
+						reads = append(reads, pipe.Get(ctx, key))
 					}
-					for _, p := range peers {
-						key := slotKey(kb, e, b, level, slotOf(q.Proto, q.Port, p, level))
-						if _, ok := slots[key]; !ok {
-							slots[key] = pipe.Get(ctx, key)
-						}
-						probes[i] = append(probes[i], probe{key, e})
-					}
+					probes[u] = append(probes[u], probe{at, b.egress})
 				}
 			}
 		}
 	}
-	if len(slots) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return nil, fmt.Errorf("read %d slots: %w", len(slots), err)
-		}
+	if err := execAll(ctx, pipe); err != nil {
+		return nil, fmt.Errorf("read %d slots: %w", len(reads), err)
 	}
 
 	out := make([][]Hit, len(qs))
-	for i, q := range qs {
+	for i := range qs {
+		q := &qs[i]
+		read := make(map[int]bool, len(probes[i]))
 		seen := make(map[string]bool)
-		for _, p := range probes[i] {
-			if seen[p.key] {
+		for _, pr := range probes[i] {
+			if read[pr.slot] {
 				continue
 			}
-			seen[p.key] = true
-			raw, err := slots[p.key].Bytes()
+			read[pr.slot] = true
+			raw, err := reads[pr.slot].Bytes()
 			if err != nil {
 				continue // redis.Nil: the slot is empty
 			}
-			meta := metas[p.egress].Val()
+			meta := metas[pr.egress].Val()
 			// A corrupt tail is skipped; what came before it still counts.
-			_ = eachEntry(raw, func(key []byte, m mapping.Mapping) {
-				if !matches(&q, &m) || seen[string(key)] {
+			_ = eachEntry(raw, func(entry []byte, m mapping.Mapping) {
+				// Only a byte-identical entry is the same record again (a
+				// replay): records that share everything but the private
+				// endpoint are two hosts, and both are answers.
+				if !matches(q, &m) || seen[string(entry)] {
 					return
 				}
-				seen[string(key)] = true // replays append duplicates
-				m.Egress = p.egress
+				seen[string(entry)] = true
+				m.Egress = pr.egress
 				if k := mapping.ParseKind(meta["kind"]); k != 0 && m.Kind == 0 {
 					m.Kind = k
 				}
@@ -456,6 +562,51 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		}
 	}
 	return out, nil
+}
+
+// lookupPlan lists the buckets a batch of queries reads, each once, with
+// the queries that read it.
+type lookupPlan struct {
+	buckets []planned
+}
+
+type planned struct {
+	egress mapping.Egress
+	bucket int64
+	users  []int // indexes of the queries
+}
+
+// planLookup finds, for every query and egress, the buckets its time can
+// fall in: a record is indexed under its start bucket and every MaxSpan
+// after, so a record covering At started at most MaxSpan before it.
+func planLookup(qs []Query) lookupPlan {
+	var p lookupPlan
+	index := make(map[groupKey]int)
+	for i, q := range qs {
+		for _, e := range q.Egress {
+			for b := bucketOf(q.At - q.Skew - MaxSpan); b <= bucketOf(q.At+q.Skew); b++ {
+				k := groupKey{e, b}
+				at, ok := index[k]
+				if !ok {
+					at = len(p.buckets)
+					index[k] = at
+					p.buckets = append(p.buckets, planned{egress: e, bucket: b})
+				}
+				if u := p.buckets[at].users; len(u) == 0 || u[len(u)-1] != i {
+					p.buckets[at].users = append(u, i)
+				}
+			}
+		}
+	}
+	return p
+}
+
+// peers are the forms of the peer a query's records may be stored under.
+func (q *Query) peers() []tuple.Endpoint {
+	if q.Portless && q.Peer.Port != 0 {
+		return []tuple.Endpoint{q.Peer, {Addr: q.Peer.Addr}}
+	}
+	return []tuple.Endpoint{q.Peer}
 }
 
 // matches applies the matching rules: same protocol, ports and peer, and the
