@@ -14,6 +14,7 @@ import (
 //	/logstores/{ls}/shards                  ListShards
 //	/logstores/{ls}/shards/route?key=       PostLogStoreLogs with hash key
 //	/logstores/{ls}/shards/{id}?type=...    GetCursor, GetCursorTime, PullLogs
+//	/jobs, /jobs/{name}[?action=]           ETL jobs (etl.go)
 func (s *Server) route(w http.ResponseWriter, req *request) error {
 	seg, method := req.segments, req.r.Method
 	if len(seg) == 0 {
@@ -31,6 +32,9 @@ func (s *Server) route(w http.ResponseWriter, req *request) error {
 			return s.deleteProject(w, req)
 		}
 		return errMethod(req)
+	}
+	if seg[0] == "jobs" {
+		return s.routeETL(w, req)
 	}
 	if seg[0] != "logstores" {
 		return errUnsupported(req)

@@ -43,6 +43,9 @@ type Options struct {
 	// GetCursorTime) and metadata timestamps. Optional; tests use it to make
 	// receive times deterministic.
 	Now func() time.Time
+	// ETL runs data transformation jobs' deliveries (etl.go). Optional:
+	// without it a job fails on start.
+	ETL ETLRuntime
 }
 
 // Server is the emulator. It is an http.Handler; Start runs it on a
@@ -55,6 +58,10 @@ type Server struct {
 	fault faults
 	recs  recorder
 	now   func() time.Time
+
+	extraCreds sync.Map // AccessKeyId -> credentials (AddCredentials)
+	etl        etlState
+	etlEvery   atomic.Int64
 
 	ridPrefix string
 	ridSeq    atomic.Uint64
@@ -275,7 +282,7 @@ func (s *Server) serve(w http.ResponseWriter, req *request, auth authHeader) err
 	req.body = *bp
 
 	if c := s.creds.Load(); c.accessKeyID != "" {
-		if err := verifyRequest(req.r, req.body, auth, *c); err != nil {
+		if err := verifyRequest(req.r, req.body, auth, s.credentialsFor(auth.accessKeyID, *c)); err != nil {
 			return err
 		}
 	}
