@@ -341,14 +341,22 @@ func (s *Server) updateETL(project string, def sls.ETL) error {
 	return nil
 }
 
-func (s *Server) deleteETL(project, name string) error {
+// stopped stops a job's loop and returns the job.
+func (s *Server) stopped(project, name string) (*etlJob, error) {
 	s.etl.mu.Lock()
 	j := s.etl.jobs[project][name]
 	s.etl.mu.Unlock()
 	if j == nil {
-		return errJobNotExist(name)
+		return nil, errJobNotExist(name)
 	}
 	s.stopJob(j)
+	return j, nil
+}
+
+func (s *Server) deleteETL(project, name string) error {
+	if _, err := s.stopped(project, name); err != nil {
+		return err
+	}
 	s.etl.mu.Lock()
 	delete(s.etl.jobs[project], name)
 	s.etl.mu.Unlock()
@@ -369,13 +377,10 @@ func (s *Server) startETL(project, name string) error {
 }
 
 func (s *Server) stopETL(project, name string) error {
-	s.etl.mu.Lock()
-	j := s.etl.jobs[project][name]
-	s.etl.mu.Unlock()
-	if j == nil {
-		return errJobNotExist(name)
+	j, err := s.stopped(project, name)
+	if err != nil {
+		return err
 	}
-	s.stopJob(j)
 	s.etl.mu.Lock()
 	j.status = ETLStopped
 	s.etl.mu.Unlock()
