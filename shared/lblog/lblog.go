@@ -47,6 +47,7 @@ const (
 	MissingVPort      mapping.Reject = "missing slb_vport"
 	BadVPort          mapping.Reject = "bad slb_vport"
 	BadTime           mapping.Reject = "bad time"
+	TimeOutOfRange    mapping.Reject = "time out of range"
 	BadRequestTime    mapping.Reject = "bad request_time"
 	MissingUpstream   mapping.Reject = "missing upstream_addr"
 	// NoUpstream is a well-formed record of a request the load balancer
@@ -186,6 +187,9 @@ func Parse(fields []mapping.Field, topic string, logTime int64) (mapping.Mapping
 	}
 	if end < 0 || end > math.MaxUint32-1 {
 		return m, BadTime // the store keeps 32-bit seconds
+	}
+	if !logtime.InLog(end, logTime) {
+		return m, TimeOutOfRange // before 2010, or over a day after the log
 	}
 	rt, ok := requestTime(reqTime)
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ndrtrace/ndrtrace/shared/logtime"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
 	"github.com/ndrtrace/ndrtrace/shared/tuple"
 )
@@ -91,11 +92,12 @@ func TestParse(t *testing.T) {
 	alb := func(over map[string]string) []mapping.Field { return record(albBase, over) }
 	clb := func(over map[string]string) []mapping.Field { return record(clbBase, over) }
 	tests := []struct {
-		name   string
-		fields []mapping.Field
-		topic  string
-		reject mapping.Reject
-		want   *want
+		name    string
+		fields  []mapping.Field
+		topic   string
+		logTime int64 // 0: the package's logTime
+		reject  mapping.Reject
+		want    *want
 	}{
 		// The documented shapes.
 		{name: "ALB record without client_port is keyed without the port", fields: alb(nil), topic: TopicALB, want: &want{
@@ -181,7 +183,11 @@ func TestParse(t *testing.T) {
 		{name: "request_time list with -", fields: clb(map[string]string{"request_time": "-, 3"}), want: &want{start: t10 - 3, end: t10}},
 		{name: "request_time past a day is capped", fields: clb(map[string]string{"request_time": "999999999999999999999"}),
 			want: &want{start: t10 - MaxRequestTime, end: t10}},
-		{name: "request_time longer than time since 1970", fields: clb(map[string]string{"time": "100", "request_time": "250"}), want: &want{start: 0, end: 100}},
+		{name: "time before 2010", fields: clb(map[string]string{"time": "100", "request_time": "250"}), reject: TimeOutOfRange},
+		{name: "time 0", fields: clb(map[string]string{"time": "0"}), reject: TimeOutOfRange},
+		{name: "time over a day after the log", fields: clb(map[string]string{"time": "1738854400"}), reject: TimeOutOfRange},
+		{name: "time a day after the log", fields: clb(map[string]string{"time": "1738854399", "request_time": "0"}), want: &want{start: logTime + 86400, end: logTime + 86400}},
+		{name: "absent time with a log time before 2010", fields: alb(map[string]string{"time": absent}), logTime: 1000, reject: TimeOutOfRange},
 		{name: "request_time sub-nanosecond digits round up", fields: clb(map[string]string{"request_time": "0.0000000001"}), want: &want{start: t10 - 1, end: t10}},
 		{name: "bad request_time", fields: clb(map[string]string{"request_time": "fast"}), reject: BadRequestTime},
 		{name: "negative request_time", fields: clb(map[string]string{"request_time": "-1"}), reject: BadRequestTime},
@@ -223,7 +229,11 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, r := Parse(tt.fields, tt.topic, logTime)
+			lt := tt.logTime
+			if lt == 0 {
+				lt = logTime
+			}
+			m, r := Parse(tt.fields, tt.topic, lt)
 			if r != tt.reject {
 				t.Fatalf("reject = %q, want %q", r, tt.reject)
 			}
@@ -298,7 +308,7 @@ func TestEveryRejectNamesItsField(t *testing.T) {
 }
 
 var allRejects = []mapping.Reject{MissingID, BothIDs, MissingALBID, BadALBID, MissingCLBID, BadCLBID, MissingClientIP, BadClientIP,
-	MissingClientPort, BadClientPort, MissingVIP, BadVIP, MissingVPort, BadVPort, BadTime, BadRequestTime, MissingUpstream, NoUpstream, BadUpstream}
+	MissingClientPort, BadClientPort, MissingVIP, BadVIP, MissingVPort, BadVPort, BadTime, TimeOutOfRange, BadRequestTime, MissingUpstream, NoUpstream, BadUpstream}
 
 func TestParseDoesNotAllocate(t *testing.T) {
 	for name, rec := range map[string][]mapping.Field{
@@ -364,6 +374,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if m.Start < 0 || m.End < m.Start || m.End > math.MaxUint32 || m.End-m.Start > MaxRequestTime+2 {
 			t.Fatalf("window [%d, %d]", m.Start, m.End)
+		}
+		if m.End < logtime.Earliest || m.End > 1738767999+logtime.MaxAhead+1 {
+			t.Fatalf("window end %d outside [2010, log time + 1 day]", m.End)
 		}
 		if tuple.IsPrivate(m.Egress.Addr) != (m.Egress.Scope != "") {
 			t.Fatalf("scope %q for VIP %v", m.Egress.Scope, m.Egress.Addr)

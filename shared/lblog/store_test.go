@@ -206,7 +206,7 @@ func TestWorstCaseRecordRoundTrips(t *testing.T) {
 		{Key: "slb_vport", Value: "65535"}, {Key: "upstream_addr", Value: strings.Join(ups, ", ")},
 		{Key: "time", Value: "2025-02-05T22:57:10.999+08:00"}, {Key: "request_time", Value: "99999"},
 		{Key: "http_x_forwarded_for", Value: "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff, 10.0.0.1"}}
-	m, r := Parse(fields, TopicALB, 0)
+	m, r := Parse(fields, TopicALB, 1738767999)
 	if r != "" {
 		t.Fatal(r)
 	}

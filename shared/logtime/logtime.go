@@ -4,6 +4,7 @@ package logtime
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -13,8 +14,28 @@ import (
 // 5138, 10^11 milliseconds is 1973.
 const msThreshold = 100_000_000_000
 
-// ErrTime is returned for a value that is none of the accepted forms.
+// ErrTime is returned for a value that is none of the accepted forms, or
+// one outside [0, MaxUnix].
 var ErrTime = errors.New("unrecognised time")
+
+// MaxUnix is the latest time Parse accepts (2106-02-07): the store keeps
+// 32-bit seconds, and nothing this system reads can be later.
+const MaxUnix = math.MaxUint32 - 1
+
+// Earliest and MaxAhead bound the times a log record can carry (see
+// InLog): none predates 2010, and none lies more than a day after the log's
+// own time. A time outside them is a malformed record, not a mapping: a
+// window reaching back to 1970 would be indexed a million times over.
+const (
+	Earliest = 1262304000 // 2010-01-01T00:00:00Z
+	MaxAhead = 24 * 60 * 60
+)
+
+// InLog reports whether sec (Unix seconds) is a time a log record written at
+// logTime (the log's own time, Unix seconds) can carry.
+func InLog(sec, logTime int64) bool {
+	return sec >= Earliest && sec <= logTime+MaxAhead
+}
 
 // layouts are tried in order for non-numeric values. Zoneless forms are UTC,
 // which is how Alibaba Cloud logs write them.
@@ -28,8 +49,17 @@ var layouts = []string{
 
 // Parse reads s as Unix seconds (integer or decimal), Unix milliseconds (an
 // integer above 10^11) or an RFC 3339 / ISO 8601 timestamp. Times before 1970
-// are rejected: no log or alert of this system can carry one.
+// or after MaxUnix are rejected: no log or alert of this system can carry
+// one, and a number too large for the clock must not wrap into the past.
 func Parse(s string) (time.Time, error) {
+	t, err := parse(s)
+	if err != nil || t.Unix() < 0 || t.Unix() > MaxUnix {
+		return time.Time{}, ErrTime
+	}
+	return t, nil
+}
+
+func parse(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, ErrTime
@@ -39,6 +69,10 @@ func Parse(s string) (time.Time, error) {
 			return FromUnix(n), nil
 		}
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			if f >= msThreshold*1000 {
+				// Beyond any clock (and int64(f) would wrap): no time.
+				return time.Time{}, ErrTime
+			}
 			if f >= msThreshold {
 				return time.UnixMilli(int64(f)), nil
 			}
@@ -48,7 +82,7 @@ func Parse(s string) (time.Time, error) {
 	}
 	if len(s) >= len("2006-01-02T15:04:05") {
 		for _, l := range layouts {
-			if t, err := time.Parse(l, s); err == nil && t.Unix() >= 0 {
+			if t, err := time.Parse(l, s); err == nil {
 				return t, nil
 			}
 		}

@@ -27,6 +27,15 @@ func TestParse(t *testing.T) {
 		{"12e9", time.Time{}, false},
 		{"2025-02-05", time.Time{}, false},
 		{"-", time.Time{}, false},
+		// Numbers beyond any clock are rejected, not wrapped into the past.
+		{"99999999999999999999.5", time.Time{}, false},
+		{"99999999999999999999", time.Time{}, false},
+		{"9223372036854775807", time.Time{}, false},
+		{"4294967295", time.Time{}, false},
+		{"4294967294", time.Unix(4294967294, 0).UTC(), true},
+		{"2200-01-01T00:00:00Z", time.Time{}, false},
+		{"1969-12-31T23:59:59Z", time.Time{}, false},
+		{"0", time.Unix(0, 0).UTC(), true}, // a clock value; InLog rejects it for logs
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.in)
@@ -37,7 +46,7 @@ func TestParse(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"1738767430", "1738767430000", "2025-02-05T14:57:10Z", "1.5", "", "2025-02-05 14:57:10"} {
+	for _, s := range []string{"1738767430", "1738767430000", "2025-02-05T14:57:10Z", "1.5", "", "2025-02-05 14:57:10", "99999999999999999999.5", "0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -45,17 +54,39 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Whatever form was accepted, its whole seconds must survive a
-		// round trip through the Unix-seconds form.
+		// Whatever form was accepted, it is a time the store can keep, and
+		// its whole seconds survive a round trip through the Unix-seconds
+		// form.
 		sec := tm.Unix()
-		if sec <= -msThreshold || sec >= msThreshold {
-			return
+		if sec < 0 || sec > MaxUnix {
+			t.Fatalf("Parse(%q) = %v (%d): out of range", s, tm, sec)
 		}
 		back, err := Parse(strconv.FormatInt(sec, 10))
 		if err != nil || back.Unix() != sec {
 			t.Fatalf("Parse(%q) = %v; round trip of %d gave %v, %v", s, tm, sec, back, err)
 		}
 	})
+}
+
+func TestInLog(t *testing.T) {
+	const logTime = 1738767430
+	tests := []struct {
+		sec  int64
+		want bool
+	}{
+		{logTime, true},
+		{Earliest, true},
+		{Earliest - 1, false},
+		{0, false},
+		{logTime + MaxAhead, true},
+		{logTime + MaxAhead + 1, false},
+		{MaxUnix, false},
+	}
+	for _, tt := range tests {
+		if got := InLog(tt.sec, logTime); got != tt.want {
+			t.Errorf("InLog(%d, %d) = %v, want %v", tt.sec, logTime, got, tt.want)
+		}
+	}
 }
 
 func TestParseDoesNotAllocate(t *testing.T) {

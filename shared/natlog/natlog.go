@@ -30,14 +30,25 @@ const (
 	BadStartTime    mapping.Reject = "bad start_time"
 	BadEndTime      mapping.Reject = "bad end_time"
 	EndBeforeStart  mapping.Reject = "end_time before start_time"
+	StartOutOfRange mapping.Reject = "start_time out of range"
+	EndOutOfRange   mapping.Reject = "end_time out of range"
+	WindowTooLong   mapping.Reject = "window longer than 1h"
 	MissingVPC      mapping.Reject = "missing vpc_id for a private nat_ip"
 	BadVPC          mapping.Reject = "bad vpc_id"
 	BadInstance     mapping.Reject = "bad instance"
 )
 
+// MaxWindow bounds a record's window (end_time - start_time), in seconds.
+// The gateway cuts sessions into ~10-minute capture windows, so an hour is
+// far beyond any real record; a longer one is malformed, and bounding it
+// bounds the store's copies of one record (one per store.MaxSpan).
+const MaxWindow = 60 * 60
+
 // Parse reads one session record. logTime (Unix seconds) stands in for a
 // missing start_time or end_time; the topic is not used (session logs have
-// none) but keeps the signature of every record parser. It does not
+// none) but keeps the signature of every record parser. A time no log can
+// carry (logtime.InLog), or a window longer than MaxWindow, rejects the
+// record. It does not
 // allocate: strings in the result are the caller's.
 func Parse(fields []mapping.Field, _ string, logTime int64) (mapping.Mapping, mapping.Reject) {
 	var instance, vpc, proto, priIP, priPort, natIP, natPort, pubIP, pubPort, start, end string
@@ -135,8 +146,17 @@ func Parse(fields []mapping.Field, _ string, logTime int64) (mapping.Mapping, ma
 		}
 		m.End = t.Unix()
 	}
+	if !logtime.InLog(m.Start, logTime) {
+		return m, StartOutOfRange
+	}
+	if !logtime.InLog(m.End, logTime) {
+		return m, EndOutOfRange
+	}
 	if m.End < m.Start {
 		return m, EndBeforeStart
+	}
+	if m.End-m.Start > MaxWindow {
+		return m, WindowTooLong
 	}
 	return m, ""
 }

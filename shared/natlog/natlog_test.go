@@ -4,7 +4,9 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ndrtrace/ndrtrace/shared/logtime"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/store"
 	"github.com/ndrtrace/ndrtrace/shared/tuple"
 )
 
@@ -105,6 +107,23 @@ func TestParse(t *testing.T) {
 		{name: "bad start_time", over: map[string]string{"start_time": "soon"}, reject: BadStartTime},
 		{name: "bad end_time", over: map[string]string{"end_time": ""}, reject: BadEndTime},
 		{name: "end before start", over: map[string]string{"end_time": "1738767000"}, reject: EndBeforeStart},
+		{name: "start_time 0", over: map[string]string{"start_time": "0"}, reject: StartOutOfRange},
+		{name: "start_time past any clock", over: map[string]string{"start_time": "99999999999999999999.5"}, reject: BadStartTime},
+		{name: "start_time before 2010", over: map[string]string{"start_time": "2009-12-31T23:59:59Z"}, reject: StartOutOfRange},
+		{name: "end_time over a day after the log", over: map[string]string{"end_time": "1738854400"}, reject: EndOutOfRange},
+		{name: "end_time a day after the log", over: map[string]string{"start_time": "1738851000", "end_time": "1738854399"},
+			check: func(t *testing.T, m mapping.Mapping) {
+				if m.End != logTime+86400 {
+					t.Fatalf("end %d", m.End)
+				}
+			}},
+		{name: "window of exactly an hour", over: map[string]string{"end_time": "1738770900"},
+			check: func(t *testing.T, m mapping.Mapping) {
+				if m.End-m.Start != MaxWindow {
+					t.Fatalf("window %d", m.End-m.Start)
+				}
+			}},
+		{name: "window over an hour", over: map[string]string{"end_time": "1738770901"}, reject: WindowTooLong},
 		{name: "private nat_ip without VPC", over: map[string]string{"nat_ip": "172.16.10.13", "vpc_id": "<absent>"}, reject: MissingVPC},
 		{name: "VPC id with key syntax", over: map[string]string{"vpc_id": "vpc:1*"}, reject: BadVPC},
 		{name: "instance id with spaces", over: map[string]string{"instance": "ngw 1"}, reject: BadInstance},
@@ -125,7 +144,7 @@ func TestParse(t *testing.T) {
 func TestParseDoesNotAllocate(t *testing.T) {
 	rec := record(nil)
 	allocs := testing.AllocsPerRun(1000, func() {
-		if _, r := Parse(rec, "", 1); r != "" {
+		if _, r := Parse(rec, "", 1738767999); r != "" {
 			t.Fatal(r)
 		}
 	})
@@ -137,10 +156,13 @@ func TestParseDoesNotAllocate(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add("6", "172.16.20.21", "47176", "47.100.1.85", "48155", "106.11.22.203", "443", "1738767300", "1738767900", "vpc-1")
 	f.Add("tcp", "::1", "1", "172.16.10.13", "2", "2001:db8::1", "3", "2025-02-05T14:57:10Z", "", "")
+	f.Add("6", "172.16.20.21", "47176", "47.100.1.85", "48155", "106.11.22.203", "443", "0", "1738767900", "vpc-1")
+	f.Add("6", "172.16.20.21", "47176", "47.100.1.85", "48155", "106.11.22.203", "443", "99999999999999999999.5", "1738767900", "vpc-1")
 	f.Fuzz(func(t *testing.T, proto, priIP, priPort, natIP, natPort, pubIP, pubPort, start, end, vpc string) {
 		fields := []mapping.Field{{Key: "protocol", Value: proto}, {Key: "pri_ip", Value: priIP}, {Key: "pri_port", Value: priPort}, {Key: "nat_ip", Value: natIP},
 			{Key: "nat_port", Value: natPort}, {Key: "pub_ip", Value: pubIP}, {Key: "pub_port", Value: pubPort}, {Key: "start_time", Value: start}, {Key: "end_time", Value: end}, {Key: "vpc_id", Value: vpc}}
-		m, r := Parse(fields, "", 1738767000)
+		const logTime = 1738767000
+		m, r := Parse(fields, "", logTime)
 		if r != "" {
 			return
 		}
@@ -148,8 +170,23 @@ func FuzzParse(f *testing.F) {
 		if !m.Egress.Addr.IsValid() || !m.Peer.Addr.IsValid() || !m.Private.Addr.IsValid() {
 			t.Fatalf("accepted record with invalid address: %+v", m)
 		}
-		if m.End < m.Start {
-			t.Fatalf("accepted window end %d < start %d", m.End, m.Start)
+		// Its window is bounded, so the store indexes it a bounded number
+		// of times (once per store.MaxSpan of window).
+		if m.End < m.Start || m.End-m.Start > MaxWindow {
+			t.Fatalf("accepted window [%d, %d]", m.Start, m.End)
+		}
+		if m.Start < logtime.Earliest || m.End > logTime+logtime.MaxAhead {
+			t.Fatalf("accepted window [%d, %d] outside [2010, log time + 1 day]", m.Start, m.End)
+		}
+		copies := 0
+		for at := m.Start; ; at += store.MaxSpan {
+			copies++
+			if m.End-at <= store.MaxSpan {
+				break
+			}
+		}
+		if copies > MaxWindow/store.MaxSpan+1 {
+			t.Fatalf("window [%d, %d] is indexed %d times", m.Start, m.End, copies)
 		}
 		if tuple.IsPrivate(m.Egress.Addr) != (m.Egress.Scope != "") {
 			t.Fatalf("scope %q for egress %v", m.Egress.Scope, m.Egress.Addr)
