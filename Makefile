@@ -20,7 +20,7 @@ run:
 ## test: vet, unit, store, end-to-end and short fuzz runs (installs redis-server if missing)
 test: redis vet
 	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }

@@ -87,7 +87,7 @@ func TestPackagedFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Seconds with a warm build cache; the bound is for a cold one.
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	t.Cleanup(cancel) // after the parallel subtests
 	dist := t.TempDir()
 	packageFunctions(ctx, t, root, dist, functions)

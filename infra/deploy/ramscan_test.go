@@ -24,7 +24,7 @@ func scanActions(t *testing.T) *Scan {
 			scanErr = err
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
 		scanResult, scanErr = ScanActions(ctx, root)
 	})
@@ -75,7 +75,7 @@ func TestRAMScan(t *testing.T) {
 // a function value, and calls no function reaches.
 func TestScanFixture(t *testing.T) {
 	root := moduleRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	const fix = ModulePath + "/infra/deploy/testdata/ramfix/"
 	s, err := scanPackages(ctx, root, fix, "./infra/deploy/testdata/ramfix/...")

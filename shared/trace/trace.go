@@ -90,10 +90,13 @@ type side struct {
 }
 
 type pending struct {
-	i       int
-	a       *alert.Alert
-	sides   []side
-	unknown bool // see Verdict.Unknown
+	i        int
+	a        *alert.Alert
+	sides    []side
+	unknown  bool // see Verdict.Unknown
+	done     bool
+	failed   error // the last lookup's failure, if it failed
+	wakeKeys []string
 }
 
 // Trace answers every alert; results come in the order of the alerts. It
@@ -116,72 +119,152 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 			continue // answered already: not covered, or an error
 		}
 		waiting = append(waiting, p)
-		for _, s := range p.sides {
-			for _, e := range s.query.Egress {
-				wakeKeys = append(wakeKeys, store.EgressString(e))
-			}
-		}
+		wakeKeys = append(wakeKeys, p.egresses()...)
 	}
 	wake, stop := t.Waker.Listen(wakeKeys)
 	defer stop()
 
+	// Every alert is looked up at each backoff step (a full look); between
+	// steps, a wake-up looks up only the alerts whose egresses were just
+	// written, and the backoff goes on.
 	backoff := cfg.MinBackoff
-	for len(waiting) > 0 {
-		var qs []store.Query
-		for _, p := range waiting {
-			for _, s := range p.sides {
-				qs = append(qs, s.query)
-			}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	due, full := waiting, true
+	for {
+		look := ctx
+		if ctx.Err() != nil {
+			// Cancelled: one last look on a short leash of its own, so that
+			// what is already written is still found.
+			var cancel context.CancelFunc
+			look, cancel = context.WithTimeout(context.WithoutCancel(ctx), lastLook)
+			defer cancel()
 		}
-		hits, err := t.Store.Lookup(ctx, qs)
-		waited := time.Since(start).Milliseconds()
-		if err != nil {
-			for _, p := range waiting {
-				r := &results[p.i]
-				r.Status, r.Reason, r.WaitedMS = alert.Error, "mapping store unavailable: "+err.Error(), waited
-			}
-			break
-		}
-		next := waiting[:0]
-		q := 0
-		for _, p := range waiting {
-			if t.resolve(ctx, p, hits[q:q+len(p.sides)], &results[p.i]) {
-				results[p.i].WaitedMS = waited
-			} else if p.unknown {
-				r := &results[p.i]
-				r.Status, r.WaitedMS = alert.NotCovered, waited
-				r.Reason = "neither address is an onboarded NAT gateway or load balancer"
-			} else {
-				next = append(next, p)
-			}
-			q += len(p.sides)
-		}
-		waiting = next
+		t.look(look, due, results, time.Since(start).Milliseconds())
+		waiting = unanswered(waiting)
 		if len(waiting) == 0 {
-			break
+			return results
 		}
 		remaining := time.Until(deadline)
-		if remaining <= 0 {
-			for _, p := range waiting {
-				r := &results[p.i]
-				r.Status, r.WaitedMS = alert.Untraced, waited
-				r.Reason = fmt.Sprintf("no log record for this tuple arrived within %s; the alert is kept as is", time.Since(start).Round(time.Second))
+		if remaining <= 0 || ctx.Err() != nil {
+			if !full {
+				due, full = waiting, true // everyone gets a last look
+				continue
 			}
-			break
+			t.giveUp(waiting, results, start)
+			return results
 		}
-		sleep := min(jitter(backoff), remaining)
-		backoff = min(backoff*2, cfg.MaxBackoff)
-		timer := time.NewTimer(sleep)
+		if full {
+			timer.Reset(min(jitter(backoff), remaining))
+			backoff = min(backoff*2, cfg.MaxBackoff)
+		}
+		due, full = next(ctx, timer, wake, waiting)
+	}
+}
+
+// next waits for the next look: the backoff timer or cancellation (a full
+// look), or a wake-up that concerns some of the waiting alerts.
+func next(ctx context.Context, timer *time.Timer, wake *Wakeup, waiting []*pending) (due []*pending, full bool) {
+	for {
 		select {
 		case <-timer.C:
-		case <-wake:
-			timer.Stop()
+			return waiting, true
 		case <-ctx.Done():
-			timer.Stop()
-			deadline = time.Now() // one last look, then untraced
+			return waiting, true
+		case <-wake.C:
+			if due := concerned(waiting, wake.Take()); due != nil {
+				return due, false
+			}
 		}
 	}
-	return results
+}
+
+// lastLook bounds the final lookup of a cancelled trace.
+const lastLook = time.Second
+
+// look looks the due alerts up once, answering those that fit (or are not
+// covered). An alert whose lookup failed keeps waiting, with the failure
+// kept: if no later look succeeds, it is answered error.
+func (t *Tracer) look(ctx context.Context, due []*pending, results []alert.Result, waited int64) {
+	var qs []store.Query
+	for _, p := range due {
+		for _, s := range p.sides {
+			qs = append(qs, s.query)
+		}
+	}
+	hits, err := t.Store.Lookup(ctx, qs)
+	q := 0
+	for _, p := range due {
+		p.failed = err
+		if err != nil {
+			continue
+		}
+		r := &results[p.i]
+		switch {
+		case t.resolve(ctx, p, hits[q:q+len(p.sides)], r):
+			r.WaitedMS, p.done = waited, true
+		case p.unknown:
+			r.Status, r.WaitedMS, p.done = alert.NotCovered, waited, true
+			r.Reason = "neither address is an onboarded NAT gateway or load balancer"
+		}
+		q += len(p.sides)
+	}
+}
+
+// giveUp answers what is still waiting at the wall: untraced, or error when
+// its last lookup failed.
+func (t *Tracer) giveUp(waiting []*pending, results []alert.Result, start time.Time) {
+	waited := time.Since(start)
+	for _, p := range waiting {
+		r := &results[p.i]
+		r.WaitedMS = waited.Milliseconds()
+		if p.failed != nil {
+			r.Status, r.Reason = alert.Error, "mapping store unavailable: "+p.failed.Error()
+			continue
+		}
+		r.Status = alert.Untraced
+		r.Reason = fmt.Sprintf("no log record for this tuple arrived within %s; the alert is kept as is", waited.Round(time.Second))
+	}
+}
+
+// unanswered drops the alerts that have their answer, in place.
+func unanswered(waiting []*pending) []*pending {
+	next := waiting[:0]
+	for _, p := range waiting {
+		if !p.done {
+			next = append(next, p)
+		}
+	}
+	clear(waiting[len(next):])
+	return next
+}
+
+// concerned picks the waiting alerts that look at one of the written
+// egresses. It returns nil when none does.
+func concerned(waiting []*pending, written map[string]struct{}) []*pending {
+	var out []*pending
+	for _, p := range waiting {
+		for _, e := range p.egresses() {
+			if _, ok := written[e]; ok {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// egresses are the wake keys of an alert's lookups.
+func (p *pending) egresses() []string {
+	if p.wakeKeys == nil {
+		for _, s := range p.sides {
+			for _, e := range s.query.Egress {
+				p.wakeKeys = append(p.wakeKeys, store.EgressString(e))
+			}
+		}
+	}
+	return p.wakeKeys
 }
 
 type memoKey struct{}

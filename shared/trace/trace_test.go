@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,34 +128,148 @@ func TestTrace(t *testing.T) {
 	}
 }
 
+// The backoff is an hour here: only a wake-up can answer before the guard
+// (30 s) cancels the trace. Without wake-ups the answer would come at the
+// guard's last look, with waited_ms >= 30000.
 func TestMappingLandingMidWait(t *testing.T) {
-	tr, st := tracer(t, 20*time.Second)
-	tr.Config.MinBackoff, tr.Config.MaxBackoff = 10*time.Second, 10*time.Second // only a wake-up can beat this
+	tr, st := tracer(t, time.Hour)
+	tr.Config.MinBackoff, tr.Config.MaxBackoff = time.Hour, time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		st.Write(context.Background(), []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)})
 	}()
-	start := time.Now()
-	r := tr.Trace(context.Background(), []*alert.Alert{decode(t, alertJSON("late", eip, 48155, remote, 443, t0+10))})[0]
+	r := tr.Trace(ctx, []*alert.Alert{decode(t, alertJSON("late", eip, 48155, remote, 443, t0+10))})[0]
 	if r.Status != alert.Traced || r.Asset.PrivateIP != "172.16.20.21" {
 		t.Fatalf("got %s %s", r.Status, r.Reason)
 	}
-	if r.WaitedMS < 250 {
-		t.Fatalf("waited_ms = %d, but the record was written after 300ms", r.WaitedMS)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Fatalf("the wake-up did not cut the wait: %s", el)
+	if r.WaitedMS < 250 || r.WaitedMS >= 30000 {
+		t.Fatalf("waited_ms = %d: the record was written after 300ms, and only a wake-up answers before 30s", r.WaitedMS)
 	}
 }
 
+// A wake-up looks up only the alerts whose egress was written: the other
+// alerts of the batch are not looked up again until their backoff step.
+func TestWakeUpLooksUpOnlyTheAlertsItConcerns(t *testing.T) {
+	tr, st := tracer(t, time.Hour)
+	tr.Config.MinBackoff, tr.Config.MaxBackoff = time.Hour, time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	alerts := []*alert.Alert{decode(t, alertJSON("a", eip, 48155, remote, 443, t0+10))}
+	for i := range 50 { // on egresses nothing is written to
+		alerts = append(alerts, decode(t, alertJSON(fmt.Sprint("o", i), fmt.Sprint("47.100.2.", i+1), 1000+i, remote, 443, t0+10)))
+	}
+	done := make(chan []alert.Result)
+	go func() { done <- tr.Trace(ctx, alerts) }()
+	time.Sleep(300 * time.Millisecond) // the first full look is over
+	before := getCalls(t)
+	if err := st.Write(context.Background(), []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)}); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the concerned alert's answer to be looked up, then stop.
+	deadline := time.Now().Add(20 * time.Second)
+	for getCalls(t)-before < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	woken := getCalls(t) - before
+	cancel()
+	rs := <-done
+	if rs[0].Status != alert.Traced {
+		t.Fatalf("woken alert: %s %s", rs[0].Status, rs[0].Reason)
+	}
+	for _, r := range rs[1:] {
+		if r.Status != alert.Untraced {
+			t.Fatalf("alert %s: %s %s", r.AlertID, r.Status, r.Reason)
+		}
+	}
+	// A look at all 51 alerts reads at least one count per alert and
+	// orientation; the woken look reads only the one alert's buckets.
+	if woken == 0 || woken > 20 {
+		t.Fatalf("the wake-up issued %d GETs; a look at the whole batch issues hundreds", woken)
+	}
+}
+
+// getCalls is how many GETs the server has run so far.
+func getCalls(t *testing.T) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_get:calls="); ok {
+			n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 func TestDeadlineBoundsTheWait(t *testing.T) {
-	tr, _ := tracer(t, time.Minute)
+	tr, _ := tracer(t, time.Hour)
 	tr.Config.Reserve = 100 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
 	r := tr.Trace(ctx, []*alert.Alert{decode(t, alertJSON("d", eip, 1, remote, 443, t0))})[0]
-	if r.Status != alert.Untraced || r.WaitedMS > 1000 {
+	// The wall is an hour; only the deadline can have ended the wait.
+	if r.Status != alert.Untraced || r.WaitedMS > 10000 {
 		t.Fatalf("got %s after %dms", r.Status, r.WaitedMS)
+	}
+}
+
+// A trace cancelled while it waits answers untraced (with one last look
+// that still finds what was written), never error.
+func TestCancelledTraceAnswersUntraced(t *testing.T) {
+	tr, st := tracer(t, time.Hour)
+	tr.Waker = nil // the record below is found by the last look alone
+	tr.Config.MinBackoff, tr.Config.MaxBackoff = time.Hour, time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		st.Write(context.Background(), []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)})
+		cancel()
+	}()
+	rs := tr.Trace(ctx, []*alert.Alert{
+		decode(t, alertJSON("found", eip, 48155, remote, 443, t0+10)),
+		decode(t, alertJSON("missing", eip, 48156, remote, 443, t0+10)),
+	})
+	if rs[0].Status != alert.Traced || rs[1].Status != alert.Untraced {
+		t.Fatalf("got %s (%s), %s (%s)", rs[0].Status, rs[0].Reason, rs[1].Status, rs[1].Reason)
+	}
+}
+
+// A lookup that fails while the trace waits is retried at the next step:
+// an outage shorter than the wall does not turn an answer into an error,
+// and one that lasts to the wall answers error, not untraced.
+func TestStoreOutageDuringTheWait(t *testing.T) {
+	ctx := context.Background()
+	tr, st := tracer(t, 3*time.Second)
+	tr.Waker = nil
+	if err := rdb.Do(ctx, "ACL", "SETUSER", "flaky", "reset", "on", ">pw", "~*", "&*", "+@all", "-get").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Do(ctx, "ACL", "DELUSER", "flaky")
+	c := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr, Username: "flaky", Password: "pw"})
+	defer c.Close()
+	tr.Store = store.New(c, time.Hour)
+	if err := st.Write(ctx, []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)}); err != nil {
+		t.Fatal(err)
+	}
+	// The outage lasts to the wall.
+	r := tr.Trace(ctx, []*alert.Alert{decode(t, alertJSON("down", eip, 48155, remote, 443, t0+10))})[0]
+	if r.Status != alert.Error || !strings.Contains(r.Reason, "NOPERM") {
+		t.Fatalf("outage to the wall: got %s %q", r.Status, r.Reason)
+	}
+	// The outage ends half way.
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		rdb.Do(ctx, "ACL", "SETUSER", "flaky", "+get")
+	}()
+	r = tr.Trace(ctx, []*alert.Alert{decode(t, alertJSON("back", eip, 48155, remote, 443, t0+10))})[0]
+	if r.Status != alert.Traced || r.Asset.PrivateIP != "172.16.20.21" {
+		t.Fatalf("after a short outage: got %s %q", r.Status, r.Reason)
 	}
 }
 

@@ -11,16 +11,51 @@ import (
 
 // Waker turns the store's wake channel into per-trace signals, so a trace
 // waiting for its mapping looks again as soon as ingest writes to its egress
-// rather than at its next backoff step. One subscription serves the process.
+// rather than at its next backoff step. One subscription serves the process,
+// however many traces wait.
 type Waker struct {
 	mu        sync.Mutex
-	listeners map[string]map[chan struct{}]struct{}
+	listeners map[string]map[*Wakeup]struct{}
 	sub       *redis.PubSub
+	// Received counts the wake messages this process received.
+	received int64
+}
+
+// Wakeup is one trace's subscription: C is signalled when any of its
+// egresses is written, and Take says which.
+type Wakeup struct {
+	C     <-chan struct{}
+	c     chan struct{}
+	mu    sync.Mutex
+	woken map[string]struct{}
+}
+
+// Take returns the egresses written since the last Take (as
+// store.EgressString renders them) and forgets them.
+func (u *Wakeup) Take() map[string]struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	w := u.woken
+	u.woken = nil
+	return w
+}
+
+func (u *Wakeup) wake(egress string) {
+	u.mu.Lock()
+	if u.woken == nil {
+		u.woken = map[string]struct{}{}
+	}
+	u.woken[egress] = struct{}{}
+	u.mu.Unlock()
+	select {
+	case u.c <- struct{}{}:
+	default: // a wake-up is already pending; Take will see this egress too
+	}
 }
 
 // NewWaker subscribes to the wake channel. Close it when done.
 func NewWaker(ctx context.Context, rdb redis.UniversalClient) *Waker {
-	w := &Waker{listeners: map[string]map[chan struct{}]struct{}{}, sub: rdb.Subscribe(ctx, store.WakeChannel)}
+	w := &Waker{listeners: map[string]map[*Wakeup]struct{}{}, sub: rdb.Subscribe(ctx, store.WakeChannel)}
 	go w.run()
 	return w
 }
@@ -28,35 +63,33 @@ func NewWaker(ctx context.Context, rdb redis.UniversalClient) *Waker {
 func (w *Waker) run() {
 	for msg := range w.sub.Channel() {
 		w.mu.Lock()
-		for ch := range w.listeners[msg.Payload] {
-			select {
-			case ch <- struct{}{}:
-			default: // a wake-up is already pending
-			}
+		w.received++
+		for u := range w.listeners[msg.Payload] {
+			u.wake(msg.Payload)
 		}
 		w.mu.Unlock()
 	}
 }
 
-// Listen returns a channel signalled when any of the egresses is written,
-// and a function to stop listening.
-func (w *Waker) Listen(egresses []string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+// Listen subscribes to writes of the egresses; stop ends it.
+func (w *Waker) Listen(egresses []string) (u *Wakeup, stop func()) {
+	c := make(chan struct{}, 1)
+	u = &Wakeup{C: c, c: c}
 	if w == nil {
-		return ch, func() {}
+		return u, func() {}
 	}
 	w.mu.Lock()
 	for _, e := range egresses {
 		if w.listeners[e] == nil {
-			w.listeners[e] = map[chan struct{}]struct{}{}
+			w.listeners[e] = map[*Wakeup]struct{}{}
 		}
-		w.listeners[e][ch] = struct{}{}
+		w.listeners[e][u] = struct{}{}
 	}
 	w.mu.Unlock()
-	return ch, func() {
+	return u, func() {
 		w.mu.Lock()
 		for _, e := range egresses {
-			delete(w.listeners[e], ch)
+			delete(w.listeners[e], u)
 			if len(w.listeners[e]) == 0 {
 				delete(w.listeners, e)
 			}

@@ -19,7 +19,9 @@ import (
 var lc *cloud.Cloud
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Starting the cloud builds every function: minutes on 2 busy cores
+	// with a cold build cache. The bound only guards against a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	var err error
 	out := os.Stderr
 	if os.Getenv("E2E_QUIET") != "" {

@@ -107,6 +107,7 @@ func testCtx(t *testing.T) context.Context {
 
 // echo mirrors testdata/echofn's reply.
 type echo struct {
+	Peak      int32           `json:"peak"`
 	Event     json.RawMessage `json:"event"`
 	RequestID string          `json:"request_id"`
 	AK        string          `json:"ak"`

@@ -23,6 +23,10 @@ import (
 
 var initCount atomic.Int32
 
+// running and peak count the handlers running at once, so that a test can
+// tell concurrent invocations from serial ones by state, not by time.
+var running, peak atomic.Int32
+
 type event struct {
 	Fail    bool `json:"fail"`
 	Panic   bool `json:"panic"`
@@ -48,10 +52,15 @@ type echo struct {
 	RetryCount int                `json:"retry_count"`
 	DeadlineMS int64              `json:"deadline_remaining_ms"`
 	Inited     int32              `json:"inited"`
+	Peak       int32              `json:"peak"`
 	Env        map[string]string  `json:"env"`
 }
 
 func handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	now := running.Add(1)
+	defer running.Add(-1)
+	for p := peak.Load(); now > p && !peak.CompareAndSwap(p, now); p = peak.Load() {
+	}
 	var ev event
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, err
@@ -86,6 +95,7 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		LogProject: fctx.Service.LogProject,
 		RetryCount: fctx.RetryCount,
 		Inited:     initCount.Load(),
+		Peak:       peak.Load(),
 		Env:        map[string]string{},
 	}
 	if dl, ok := ctx.Deadline(); ok {
