@@ -20,15 +20,17 @@ run:
 ## test: vet, unit, store, end-to-end and short fuzz runs (installs redis-server if missing)
 test: redis vet
 	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
-	$(GO) test -count=1 -timeout 60m ./...
+	$(GO) test -count=1 -timeout 60m -skip '^TestOracle$$' ./...
+	./infra/local/scripts/oracle.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
 
-## fuzz: every fuzz target for FUZZTIME each
+## fuzz: every fuzz target for FUZZTIME each, and a long run of the oracle (ORACLE_SCALE, default 10)
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
+	ORACLE_SCALE=$${ORACLE_SCALE:-10} ./infra/local/scripts/oracle.sh
 
 ## bench: figures against a local redis-server (installs it if missing)
 bench: redis

@@ -58,10 +58,15 @@ func (c *Cloud) Put(project, logstore, topic string, logTime time.Time, records 
 
 // TriggerEvent is the event an SLS trigger sends for a range of shard 0.
 func TriggerEvent(project, logstore, begin, end string) []byte {
+	return ShardTriggerEvent(project, logstore, 0, begin, end)
+}
+
+// ShardTriggerEvent is TriggerEvent for a range of any shard.
+func ShardTriggerEvent(project, logstore string, shard int, begin, end string) []byte {
 	ev := map[string]any{
 		"parameter": map[string]any{},
 		"source": map[string]any{"endpoint": SLSEndpoint, "projectName": project, "logstoreName": logstore,
-			"shardId": 0, "beginCursor": begin, "endCursor": end},
+			"shardId": shard, "beginCursor": begin, "endCursor": end},
 		"jobName": "ndrtrace-local", "taskId": "local-task", "cursorTime": time.Now().Unix(),
 	}
 	b, _ := json.Marshal(ev)
