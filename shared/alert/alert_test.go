@@ -55,6 +55,24 @@ func TestDecodeInvalid(t *testing.T) {
 		{"bad asset_type", `{"alert_id":"x","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2,"asset_type":"eip"}`, "asset_type", "x"},
 		{"asset_id with key syntax", `{"alert_id":"x","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2,"asset_id":"ngw:*"}`, "asset_id", "x"},
 		{"alerts not an array", `{"alerts":{}}`, "alerts", ""},
+		{"null body", `null`, "body", ""},
+		{"array body", `[` + good + `]`, "body", ""},
+		{"string body", `"alert"`, "body", ""},
+		{"duplicate src_ip", `{"alert_id":"x","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2,"src_ip":"3.3.3.3"}`, "src_ip", "x"},
+		{"duplicate by escape", `{"alert_id":"x","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2,"dst\u005fport":3}`, "dst_port", "x"},
+		{"duplicate nested", `{"alert_id":"x","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2,"detail":{"n":1,"n":2}}`, "detail.n", "x"},
+		{"duplicate alerts", `{"alerts":[` + good + `],"alerts":[` + good + `]}`, "alerts", ""},
+		{"time 1e20 as digits", `{"alert_id":"x","time":100000000000000000000,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`, "time", "x"},
+		{"time 1e20 as string", `{"alert_id":"x","time":"100000000000000000000","protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`, "time", "x"},
+		{"time 0", `{"alert_id":"x","time":0,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`, "time", "x"},
+		{"time before 2010", `{"alert_id":"x","time":"2009-12-31T23:59:59Z","protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`, "time", "x"},
+		{"time in the year 9999", `{"alert_id":"x","time":"9999-12-31T23:59:59Z","protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`, "time", "x"},
+		{"time of year 9999 in ms", `{"alert_id":"x","time":253402300799000,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`, "time", "x"},
+		{"id with invalid UTF-8", "{\"alert_id\":\"a\xff\",\"time\":1738767430,\"protocol\":\"tcp\",\"src_ip\":\"1.1.1.1\",\"src_port\":1,\"dst_ip\":\"2.2.2.2\",\"dst_port\":2}", "alert_id", ""},
+		{"id with a lone surrogate", `{"alert_id":"a\ud800","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`, "alert_id", ""},
+		{"id with a reversed pair", `{"alert_id":"a\ude00\ud83d","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`, "alert_id", ""},
+		{"nested too deep", `{"alert_id":"x","deep":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "body", ""},
+		{"oversized alert", `{"alert_id":"x","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2,"pad":"` + strings.Repeat("p", MaxAlertBytes) + `"}`, "alert", "x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,6 +110,67 @@ func TestDecodeBatchKeepsOrderAndBadElements(t *testing.T) {
 		t.Fatalf("got %d items batch=%v", len(items), batch)
 	}
 	if items[0].Alert == nil || items[1].Invalid == nil || string(items[1].Invalid.Raw) != "42" || items[2].Invalid == nil || items[2].Invalid.ID != "b" {
+		t.Fatalf("got %+v", items)
+	}
+}
+
+func TestDecodeNullBodySaysNotAnObject(t *testing.T) {
+	items, _ := Decode([]byte(" null "))
+	if inv := items[0].Invalid; inv == nil || inv.Reason != "body: not a JSON object" {
+		t.Fatalf("got %+v", items[0])
+	}
+}
+
+func TestDecodeTimeRange(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		time string
+		ok   bool
+	}{
+		{`"2010-01-01T00:00:00Z"`, true},
+		{`1262303999`, false}, // a second before 2010
+		{`"2026-11-22T11:59:59Z"`, true},
+		{`"2026-11-22T12:00:01Z"`, false}, // over a day ahead of now
+		{`1790000000000`, true},
+	} {
+		body := `{"alert_id":"x","time":` + tt.time + `,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`
+		items, _ := DecodeAt([]byte(body), now)
+		if ok := items[0].Alert != nil; ok != tt.ok {
+			t.Errorf("time %s: accepted=%v, want %v (%+v)", tt.time, ok, tt.ok, items[0].Invalid)
+		}
+	}
+}
+
+func TestDecodeIDsKeptExactly(t *testing.T) {
+	for _, id := range []string{`a\ud83d\ude00`, "a\u00e9", "caf\u00e9", "\ufffd-on-purpose", "ï¿½-literal", "ok"} {
+		body := `{"alert_id":"` + id + `","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`
+		items, _ := Decode([]byte(body))
+		if items[0].Alert == nil {
+			t.Errorf("id %q refused: %+v", id, items[0].Invalid)
+		}
+	}
+}
+
+func TestDecodeBatchLimits(t *testing.T) {
+	one := `{"alert_id":"x","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","src_port":1,"dst_ip":"2.2.2.2","dst_port":2}`
+	body := `{"alerts":[` + strings.Repeat(one+",", MaxBatch) + one + `]}`
+	items, batch := Decode([]byte(body))
+	if !batch || len(items) != MaxBatch+1 || !TooMany(items) {
+		t.Fatalf("got %d items, batch=%v", len(items), batch)
+	}
+	for _, it := range items {
+		if it.Invalid == nil || it.Invalid.Field != "alerts" || string(it.Invalid.Raw) != one {
+			t.Fatalf("item %+v", it)
+		}
+	}
+	items, _ = Decode([]byte(`{"alerts":[` + strings.Repeat(one+",", MaxBatch-1) + one + `]}`))
+	if TooMany(items) || items[MaxBatch-1].Alert == nil {
+		t.Fatal("a batch at the limit was refused")
+	}
+	// A duplicate inside one alert of a batch makes that alert invalid,
+	// not its neighbours.
+	items, _ = Decode([]byte(`{"alerts":[` + one + `,{"alert_id":"d","alert_id":"e"},` + one + `]}`))
+	if items[0].Alert == nil || items[2].Alert == nil || items[1].Invalid == nil || items[1].Invalid.Field != "alert_id" {
 		t.Fatalf("got %+v", items)
 	}
 }

@@ -2,35 +2,20 @@ package cloud
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
-// Environment variables read by ConfigFromEnv and CredentialsFromEnv. The
-// credential names are the Alibaba Cloud standard ones; the two OPENAPI ones
-// exist so that the unmodified binaries can talk to the local cloud.
+// Environment variables read by ConfigFromEnv. They exist so that the
+// unmodified binaries can talk to the local cloud. Credentials come from the
+// invocation, through package fcenv, which alone reads the credential
+// variables.
 const (
-	EnvAccessKeyID     = "ALIBABA_CLOUD_ACCESS_KEY_ID"
-	EnvAccessKeySecret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
-	EnvSecurityToken   = "ALIBABA_CLOUD_SECURITY_TOKEN"
 	// EnvScheme: "https" (default) or "http".
 	EnvScheme = "ALIBABA_CLOUD_OPENAPI_SCHEME"
 	// EnvEndpoints: comma-separated product=host[:port], e.g.
 	// "vpc=vpc.{region}.aliyuncs.com,sts=sts.aliyuncs.com".
 	EnvEndpoints = "ALIBABA_CLOUD_OPENAPI_ENDPOINTS"
 )
-
-// CredentialsFromEnv returns the standard environment credentials, the local
-// stand-in for the FC invocation's STS triple; ok is false when the key pair
-// is incomplete.
-func CredentialsFromEnv() (c Credentials, ok bool) {
-	c = Credentials{
-		AccessKeyID:     os.Getenv(EnvAccessKeyID),
-		AccessKeySecret: os.Getenv(EnvAccessKeySecret),
-		SecurityToken:   os.Getenv(EnvSecurityToken),
-	}
-	return c, c.Valid()
-}
 
 // ConfigFromEnv builds a Config from EnvScheme and EnvEndpoints (getenv is
 // os.Getenv in production; tests pass a map lookup).

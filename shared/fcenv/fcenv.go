@@ -18,6 +18,9 @@ type Credentials struct {
 
 func (c Credentials) String() string { return "credentials(" + mask(c.AccessKeyID) + ")" }
 
+// GoString covers %#v, which bypasses String.
+func (c Credentials) GoString() string { return c.String() }
+
 // LogValue keeps credentials out of structured logs.
 func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
@@ -32,6 +35,14 @@ func mask(id string) string {
 // environment carries credentials.
 var ErrNoCredentials = errors.New("no cloud credentials: the function needs a role (FC passes its STS credentials per invocation)")
 
+// The standard variables that stand in for the invocation's credentials
+// outside FC. This is the only place that reads them.
+const (
+	EnvAccessKeyID     = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+	EnvAccessKeySecret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+	EnvSecurityToken   = "ALIBABA_CLOUD_SECURITY_TOKEN"
+)
+
 // CredentialsFrom returns the invocation's STS credentials. They are read on
 // every invocation because they expire. Outside FC the standard
 // ALIBABA_CLOUD_* variables stand in.
@@ -39,7 +50,7 @@ func CredentialsFrom(ctx context.Context) (Credentials, error) {
 	if fc, ok := fccontext.FromContext(ctx); ok && fc.Credentials.AccessKeyId != "" {
 		return Credentials{fc.Credentials.AccessKeyId, fc.Credentials.AccessKeySecret, fc.Credentials.SecurityToken}, nil
 	}
-	c := Credentials{os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"), os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), os.Getenv("ALIBABA_CLOUD_SECURITY_TOKEN")}
+	c := Credentials{os.Getenv(EnvAccessKeyID), os.Getenv(EnvAccessKeySecret), os.Getenv(EnvSecurityToken)}
 	if c.AccessKeyID == "" {
 		return c, ErrNoCredentials
 	}

@@ -3,6 +3,7 @@ package fcenv
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -19,6 +20,8 @@ func TestCredentialsFromInvocation(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "creds", c)
+	fmt.Fprintf(&buf, "%v %+v %#v %s %q", c, c, c, c, c)
+	fmt.Fprintf(&buf, "%v %+v %#v", &c, []Credentials{c}, map[string]Credentials{"k": c})
 	if strings.Contains(buf.String(), "sek") || strings.Contains(buf.String(), "tok") || strings.Contains(buf.String(), "abcdef") {
 		t.Fatalf("credentials leaked into the log: %s", buf.String())
 	}

@@ -23,7 +23,9 @@ type Handler struct {
 	Tracer   *trace.Tracer
 	Recorder results.Recorder // nil: results are only returned
 	Secret   string           // WEBHOOK_SECRET; empty: HTTP requests need no signature
-	Now      func() time.Time
+	// Replays refuses a signed request received before; nil: not checked.
+	Replays *webhook.Replays
+	Now     func() time.Time
 }
 
 // Batch is the response to a batch of alerts.
@@ -36,7 +38,7 @@ type Batch struct {
 func (h *Handler) Handle(ctx context.Context, payload []byte) (any, error) {
 	req, isHTTP, err := webhook.FromEvent(payload)
 	if !isHTTP {
-		out, _, _ := h.traceBody(ctx, payload)
+		out, _, _ := h.traceBody(ctx, payload, false)
 		return json.RawMessage(out), nil
 	}
 	log := fcenv.Logger(ctx)
@@ -49,16 +51,25 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (any, error) {
 		return errorResponse(http.StatusMethodNotAllowed, "POST alerts as JSON"), nil
 	}
 	if h.Secret != "" {
-		if err := webhook.Verify(h.Secret, req, h.now()); err != nil {
-			log.Warn("rejected unsigned or badly signed request", "err", err.Error())
+		now := h.now()
+		sig, err := webhook.Verify(h.Secret, req, now)
+		if err == nil && h.Replays != nil {
+			err = h.Replays.Check(ctx, sig, now)
+			if err != nil && !errors.Is(err, webhook.ErrReplayed) {
+				// Redis is down: tracing needs it too, so the answer will be
+				// "error" results, recorded with the alerts. Refusing here
+				// would lose them; a replay during the outage can at most
+				// record its alerts twice.
+				log.Warn("replay check skipped", "err", err.Error())
+				err = nil
+			}
+		}
+		if err != nil {
+			log.Warn("rejected unsigned, badly signed or replayed request", "err", err.Error())
 			return errorResponse(http.StatusUnauthorized, err.Error()), nil
 		}
 	}
-	out, badRequest, recorded := h.traceBody(ctx, req.Body)
-	status := http.StatusOK
-	if badRequest {
-		status = http.StatusBadRequest
-	}
+	out, status, recorded := h.traceBody(ctx, req.Body, true)
 	resp := webhook.Response(status, out)
 	if !recorded {
 		resp.Headers["X-Ndrtrace-Recorded"] = "false"
@@ -66,11 +77,19 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (any, error) {
 	return resp, nil
 }
 
-// traceBody decodes, traces and records; it returns the JSON answer, whether
-// the request as a whole was bad (not JSON, or a single invalid alert), and
-// whether the results were recorded.
-func (h *Handler) traceBody(ctx context.Context, body []byte) (out []byte, badRequest, recorded bool) {
-	items, batch := alert.Decode(body)
+// traceBody decodes, traces and records; it returns the JSON answer, its
+// HTTP status (400 when the request as a whole was bad: not JSON, or a
+// single invalid alert) and whether the results were recorded. Over HTTP a
+// batch over alert.MaxBatch is answered 413 and neither traced nor
+// recorded: the sender is told and splits it. A direct invocation has no
+// status to tell it, so its alerts come back invalid and are recorded.
+func (h *Handler) traceBody(ctx context.Context, body []byte, overHTTP bool) (out []byte, status int, recorded bool) {
+	items, batch := alert.DecodeAt(body, h.now())
+	if overHTTP && alert.TooMany(items) {
+		fcenv.Logger(ctx).Warn("refused an oversized batch", "alerts", len(items))
+		b, _ := json.Marshal(map[string]string{"status": "error", "reason": items[0].Invalid.Reason})
+		return b, http.StatusRequestEntityTooLarge, true
+	}
 	rs := make([]alert.Result, len(items))
 	var valid []*alert.Alert
 	var at []int
@@ -90,16 +109,19 @@ func (h *Handler) traceBody(ctx context.Context, body []byte) (out []byte, badRe
 	recorded = h.record(ctx, rs)
 
 	var err error
+	status = http.StatusOK
 	if batch {
 		out, err = json.Marshal(Batch{Results: rs})
 	} else {
 		out, err = json.Marshal(rs[0])
-		badRequest = rs[0].Status == alert.StatusInvalid
+		if rs[0].Status == alert.StatusInvalid {
+			status = http.StatusBadRequest
+		}
 	}
 	if err != nil { // cannot happen for these types; keep the answer JSON anyway
 		out = []byte(`{"status":"error","reason":"result encoding failed"}`)
 	}
-	return out, badRequest, recorded
+	return out, status, recorded
 }
 
 // record writes the results durably. When the results logstore cannot be

@@ -8,6 +8,7 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/inventory"
 	"github.com/ndrtrace/ndrtrace/shared/results"
 	"github.com/ndrtrace/ndrtrace/shared/trace"
+	"github.com/ndrtrace/ndrtrace/shared/webhook"
 )
 
 // New wires the trace function. The inventory that onboard keeps is its
@@ -26,7 +27,8 @@ func New(a *app.App, cloudCfg cloud.Config) *Handler {
 			Assets:   &inventory.Resolver{Inv: inv, Finder: &inventory.CloudFinder{Inv: inv, Config: cloudCfg}},
 			Config:   trace.Config{MaxWait: a.Config.TraceMaxWait, Skew: a.Config.TimeSkew},
 		},
-		Secret: a.Config.WebhookSecret,
+		Secret:  a.Config.WebhookSecret,
+		Replays: &webhook.Replays{Redis: a.Redis},
 	}
 	if r := a.Config.Results; r.Enabled() {
 		h.Recorder = &results.SLS{Endpoint: r.Endpoint, Project: r.Project, Logstore: r.Logstore}

@@ -3,17 +3,22 @@
 package webhook
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aliyun/fc-runtime-go-sdk/events"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/shared/strictjson"
 )
 
 // MaxBody is the largest alert body accepted (a batch of thousands of
@@ -41,38 +46,63 @@ func (r *Request) Header(name string) string { return r.Headers[strings.ToLower(
 
 // Errors of a request that the caller maps to HTTP statuses.
 var (
-	ErrTooLarge     = errors.New("body exceeds the limit")
-	ErrBadEncoding  = errors.New("body is marked base64 but does not decode")
-	ErrUnsigned     = errors.New("missing X-Ndrtrace-Timestamp or X-Ndrtrace-Signature")
-	ErrBadSignature = errors.New("signature does not match")
-	ErrStale        = errors.New("X-Ndrtrace-Timestamp is not within 5 minutes of now")
+	ErrTooLarge          = errors.New("body exceeds the limit")
+	ErrBadEncoding       = errors.New("body is marked base64 but does not decode")
+	ErrConflictingHeader = errors.New("a header is sent twice with different values")
+	ErrUnsigned          = errors.New("missing X-Ndrtrace-Timestamp or X-Ndrtrace-Signature")
+	ErrBadTimestamp      = errors.New("X-Ndrtrace-Timestamp is not Unix seconds")
+	ErrBadSignature      = errors.New("signature does not match")
+	ErrStale             = errors.New("X-Ndrtrace-Timestamp is not within 5 minutes of now")
+	ErrReplayed          = errors.New("this signed request was already received; sign it again with a new timestamp to resend it")
 )
+
+// eventKeys are the top-level keys of the event an FC 3.0 HTTP trigger
+// passes (see events.HTTPTriggerEvent and the fc3 event template).
+var eventKeys = map[string]bool{"version": true, "rawPath": true, "body": true, "isBase64Encoded": true,
+	"headers": true, "queryParameters": true, "requestContext": true}
 
 // FromEvent recognises an FC 3.0 HTTP trigger event. ok is false for any
 // other payload (a direct invocation carries the alert itself).
+//
+// An alert may carry fields named like the event's (detectors send
+// requestContext, version, rawPath), so an event is recognised by all of
+// what FC sends: only the event's keys, each of its type, a string version
+// and rawPath, and requestContext.http.method. An alert has alert_id or
+// alerts, so it is never taken for an event, and never dropped as an
+// unsigned request. A sender over HTTP controls only values inside the
+// event (headers, body), never its shape: it cannot pass as a direct
+// invocation and skip the signature.
 func FromEvent(payload []byte) (req *Request, ok bool, err error) {
-	var probe struct {
-		Version        *string         `json:"version"`
-		RawPath        *string         `json:"rawPath"`
-		RequestContext json.RawMessage `json:"requestContext"`
-	}
-	if json.Unmarshal(payload, &probe) != nil || probe.RequestContext == nil || (probe.RawPath == nil && probe.Version == nil) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(payload, &top) != nil || top == nil {
 		return nil, false, nil
 	}
+	for k := range top {
+		if !eventKeys[k] {
+			return nil, false, nil
+		}
+	}
+	var dup *strictjson.DuplicateKeyError
+	if errors.As(strictjson.Check(payload, 8, 1), &dup) {
+		return nil, false, nil // FC never repeats a key of its event
+	}
 	var ev events.HTTPTriggerEvent
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, true, err
+	if json.Unmarshal(payload, &ev) != nil || ev.Version == nil || ev.RawPath == nil || ev.TriggerContext.Http.Method == nil {
+		return nil, false, nil
 	}
-	req = &Request{Headers: map[string]string{}}
-	if ev.TriggerContext.Http.Method != nil {
-		req.Method = *ev.TriggerContext.Http.Method
-	}
-	if ev.RawPath != nil {
-		req.Path = *ev.RawPath
-	}
+	req = &Request{Method: *ev.TriggerContext.Http.Method, Path: *ev.RawPath, Headers: map[string]string{}}
 	if ev.Headers != nil {
+		if errors.As(strictjson.Check(top["headers"], 2, 0), &dup) {
+			return req, true, ErrConflictingHeader
+		}
 		for k, v := range *ev.Headers {
-			req.Headers[strings.ToLower(k)] = v
+			// X-Ndrtrace-Signature and x-ndrtrace-signature are one header:
+			// picking either by map order would decide at random.
+			l := strings.ToLower(k)
+			if prev, seen := req.Headers[l]; seen && prev != v {
+				return req, true, fmt.Errorf("%w: %s", ErrConflictingHeader, l)
+			}
+			req.Headers[l] = v
 		}
 	}
 	if ev.Body != nil {
@@ -99,30 +129,72 @@ func FromEvent(payload []byte) (req *Request, ok bool, err error) {
 // Sign returns the signature header value for a body at a time: what a
 // sender computes.
 func Sign(secret string, ts int64, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(strconv.FormatInt(ts, 10)))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return "sha256=" + hex.EncodeToString(mac(secret, ts, body))
+}
+
+func mac(secret string, ts int64, body []byte) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(strconv.FormatInt(ts, 10)))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// Signature is a verified request's parsed signature.
+type Signature struct {
+	Timestamp int64
+	MAC       [sha256.Size]byte
 }
 
 // Verify checks the request's signature in constant time: HMAC-SHA256 of
 // "<timestamp>.<raw body>" with the shared secret, timestamp within 5 min.
-func Verify(secret string, r *Request, now time.Time) error {
-	tsHeader, sigHeader := r.Header(TimestampHeader), r.Header(SignatureHeader)
+func Verify(secret string, r *Request, now time.Time) (Signature, error) {
+	var sig Signature
+	tsHeader, sigHeader := strings.TrimSpace(r.Header(TimestampHeader)), strings.TrimSpace(r.Header(SignatureHeader))
 	if tsHeader == "" || sigHeader == "" {
-		return ErrUnsigned
+		return sig, ErrUnsigned
 	}
-	ts, err := strconv.ParseInt(strings.TrimSpace(tsHeader), 10, 64)
+	ts, err := strconv.ParseInt(tsHeader, 10, 64)
 	if err != nil {
-		return ErrStale
+		return sig, ErrBadTimestamp
 	}
 	if d := now.Sub(time.Unix(ts, 0)); d > MaxClockSkew || d < -MaxClockSkew {
-		return ErrStale
+		return sig, ErrStale
 	}
-	want := Sign(secret, ts, r.Body)
-	if !hmac.Equal([]byte(strings.TrimSpace(sigHeader)), []byte(want)) {
-		return ErrBadSignature
+	hexMAC, ok := strings.CutPrefix(sigHeader, "sha256=")
+	if !ok || len(hexMAC) != 2*sha256.Size {
+		return sig, ErrBadSignature
+	}
+	got, err := hex.DecodeString(hexMAC)
+	if err != nil || !hmac.Equal(got, mac(secret, ts, r.Body)) {
+		return sig, ErrBadSignature
+	}
+	sig.Timestamp = ts
+	copy(sig.MAC[:], got)
+	return sig, nil
+}
+
+// ReplayKey is the Redis key that remembers a signature: built from the
+// parsed MAC, never from the header's text.
+func (s Signature) ReplayKey() string { return "ndr:wh:" + hex.EncodeToString(s.MAC[:]) }
+
+// Replays refuses a signed request seen before. Signatures are remembered
+// in Redis until their timestamp leaves the 5-minute window, after which
+// Verify refuses them as stale anyway; instances share what they remember.
+type Replays struct {
+	Redis redis.Cmdable
+}
+
+// Check records sig and returns ErrReplayed when it was already recorded.
+// A Redis failure is returned as is: the caller decides.
+func (rp *Replays) Check(ctx context.Context, sig Signature, now time.Time) error {
+	ttl := time.Unix(sig.Timestamp, 0).Add(MaxClockSkew).Sub(now) + time.Second
+	fresh, err := rp.Redis.SetNX(ctx, sig.ReplayKey(), "1", ttl).Result()
+	if err != nil {
+		return fmt.Errorf("remember the webhook signature: %w", err)
+	}
+	if !fresh {
+		return ErrReplayed
 	}
 	return nil
 }

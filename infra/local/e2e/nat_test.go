@@ -249,8 +249,11 @@ func TestHTTPTrigger(t *testing.T) {
 	ingestRange(t, natFn, ls, begin, end)
 	body := alertBody("h1", "47.100.1.89", 2000, "9.9.9.9", 443, t0.Add(time.Minute))
 	now := time.Now().Unix()
-	signed := map[string]string{"Content-Type": "application/json",
-		"X-Ndrtrace-Timestamp": strconv.FormatInt(now, 10), "X-Ndrtrace-Signature": webhook.Sign(secret, now, body)}
+	signedAt := func(ts int64) map[string]string {
+		return map[string]string{"Content-Type": "application/json",
+			"X-Ndrtrace-Timestamp": strconv.FormatInt(ts, 10), "X-Ndrtrace-Signature": webhook.Sign(secret, ts, body)}
+	}
+	signed := signedAt(now)
 
 	tests := []struct {
 		name    string
@@ -260,7 +263,8 @@ func TestHTTPTrigger(t *testing.T) {
 		status  int
 	}{
 		{"signed", signed, body, false, 200},
-		{"signed, base64 body", signed, body, true, 200},
+		{"replayed", signed, body, false, 401},
+		{"signed, base64 body", signedAt(now - 1), body, true, 200},
 		{"unsigned", map[string]string{"Content-Type": "application/json"}, body, false, 401},
 		{"tampered", signed, []byte(strings.Replace(string(body), "h1", "h2", 1)), false, 401},
 	}
@@ -288,7 +292,7 @@ func TestHTTPTrigger(t *testing.T) {
 	// A single invalid alert over HTTP is a 400 whose body is its result.
 	bad := []byte(`{"alert_id":"h3","time":1738767430,"protocol":"tcp","src_ip":"1.1.1.1","dst_ip":"2.2.2.2","dst_port":2}`)
 	ev := fcemu.HTTPEvent(fcemu.HTTPRequest{Method: "POST", Path: "/alerts", Body: bad, Headers: map[string]string{
-		"X-Ndrtrace-Timestamp": strconv.FormatInt(now, 10), "X-Ndrtrace-Signature": webhook.Sign(secret, now, bad)}})
+		"X-Ndrtrace-Timestamp": strconv.FormatInt(now-2, 10), "X-Ndrtrace-Signature": webhook.Sign(secret, now-2, bad)}})
 	resp, _ := fcemu.DecodeHTTPResponse(invoke(t, traceFn, ev).Payload)
 	var r alert.Result
 	json.Unmarshal(resp.Body, &r)
