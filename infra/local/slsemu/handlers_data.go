@@ -158,6 +158,9 @@ func (s *Server) putLogs(w http.ResponseWriter, req *request, logstore, hashKey 
 	if err := checkGroup(groupOfFrame(frame)); err != nil {
 		return err
 	}
+	if err := checkPutLimits(groupOfFrame(frame)); err != nil {
+		return err
+	}
 	if ls == nil {
 		// AutoCreate, and only once the body proved valid, so a bad request
 		// leaves no trace.
