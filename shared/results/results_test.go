@@ -26,11 +26,7 @@ var emu *slsemu.Server
 // TestMain starts an SLS emulator, which enforces the service's write
 // limits, and routes the real SDK to it as the functions are locally.
 func TestMain(m *testing.M) {
-	emu = slsemu.New(slsemu.Options{AccessKeyID: ak, AccessKeySecret: sk, SecurityToken: token})
-	if err := emu.Start("127.0.0.1:0"); err != nil {
-		panic(err)
-	}
-	os.Setenv("HTTP_PROXY", emu.ProxyURL())
+	emu = slsemu.StartAsProxy(slsemu.Options{AccessKeyID: ak, AccessKeySecret: sk, SecurityToken: token})
 	emu.CreateProject(project)
 	code := m.Run()
 	emu.Close()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,11 +32,7 @@ var (
 // TestMain starts the package's redis-server and an SLS emulator that the
 // real SDK reaches as its HTTP proxy, as the functions do locally.
 func TestMain(m *testing.M) {
-	emu = slsemu.New(slsemu.Options{AccessKeyID: ak, AccessKeySecret: sk, SecurityToken: token})
-	if err := emu.Start("127.0.0.1:0"); err != nil {
-		panic(err)
-	}
-	os.Setenv("HTTP_PROXY", emu.ProxyURL())
+	emu = slsemu.StartAsProxy(slsemu.Options{AccessKeyID: ak, AccessKeySecret: sk, SecurityToken: token})
 	emu.CreateProject(project)
 	redisd.TestMain(m, &rdb)
 }

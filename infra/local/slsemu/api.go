@@ -2,6 +2,7 @@ package slsemu
 
 import (
 	"fmt"
+	"os"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
 )
@@ -101,4 +102,17 @@ func (s *Server) Logstore(project, logstore string) (ttl int, shards int, index 
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	return ls.ttl, len(ls.shards), append([]byte(nil), ls.index...), true
+}
+
+// StartAsProxy starts an emulator on loopback and points HTTP_PROXY at it,
+// so that the real SDK, given any endpoint, reaches it as the functions do
+// locally. It is for a test package's TestMain, before any HTTP client has
+// read the environment; it panics when the emulator cannot start.
+func StartAsProxy(opts Options) *Server {
+	s := New(opts)
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		panic(err)
+	}
+	os.Setenv("HTTP_PROXY", s.ProxyURL())
+	return s
 }
