@@ -6,7 +6,7 @@ FUNCS    ?= $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
 DIST     := dist
 FUZZTIME ?= 5s
 
-.PHONY: all run test fuzz bench build package deploy deploy-check clean redis vet
+.PHONY: all run test fuzz chaos bench build package deploy deploy-check clean redis vet
 
 all: test
 
@@ -20,8 +20,8 @@ run:
 ## test: vet, unit, store, end-to-end and short fuzz runs (installs redis-server if missing)
 test: redis vet
 	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
-	$(GO) test -count=1 -timeout 60m -skip '^TestOracle$$' ./...
-	./infra/local/scripts/oracle.sh
+	$(GO) test -count=1 -timeout 60m -skip '^(TestOracle|TestChaos)$$' ./...
+	./infra/local/scripts/suite.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
@@ -30,7 +30,11 @@ vet:
 ## fuzz: every fuzz target for FUZZTIME each, and a long run of the oracle (ORACLE_SCALE, default 10)
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
-	ORACLE_SCALE=$${ORACLE_SCALE:-10} ./infra/local/scripts/oracle.sh
+	ORACLE_SCALE=$${ORACLE_SCALE:-10} TESTS='^TestOracle$$' ./infra/local/scripts/suite.sh
+
+## chaos: the fault suite at a larger scale (CHAOS_SCALE, default 4)
+chaos: redis
+	CHAOS_SCALE=$${CHAOS_SCALE:-4} TESTS='^TestChaos$$' ./infra/local/scripts/suite.sh
 
 ## bench: figures against a local redis-server (installs it if missing)
 bench: redis

@@ -358,3 +358,35 @@ func (s *Scenario) Describe(a Alert) string {
 	}
 	return b.String()
 }
+
+// SkewedAlerts makes n alerts about valid records seen by a detector whose
+// clock is off the logs' by up to the skew either way: each alert's time is
+// a moment of its record's window moved by a random offset in
+// [-skew, +skew]. Each must be answered with its record's endpoint among
+// the answers.
+func (s *Scenario) SkewedAlerts(seed uint64, n int) (alerts []Alert, truth []string) {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	var valid []*Record
+	for i := range s.Records {
+		if s.Records[i].Valid {
+			valid = append(valid, &s.Records[i])
+		}
+	}
+	for i := range n {
+		r := valid[rng.IntN(len(valid))]
+		offset := int64(rng.IntN(int(2*s.Skew+1))) - s.Skew
+		a := Alert{ID: fmt.Sprintf("skew-%d-%d", s.Seed, i), Proto: map[uint8]string{6: "tcp", 17: "udp"}[r.Proto],
+			At: r.From + int64(rng.IntN(int(r.To-r.From)+1)) + offset, Why: fmt.Sprintf("clock off by %+ds", offset)}
+		peerPort := r.PeerPort
+		if peerPort == 0 {
+			peerPort = uint16(40000 + rng.IntN(300))
+		}
+		a.Src, a.Dst = r.Public, netip.AddrPortFrom(r.Peer, peerPort)
+		if rng.IntN(2) == 0 {
+			a.Src, a.Dst = a.Dst, a.Src
+		}
+		alerts = append(alerts, a)
+		truth = append(truth, r.Private.String())
+	}
+	return alerts, truth
+}

@@ -192,6 +192,19 @@ func (s *Server) FailNext(project, logstore string, n int, httpStatus int, code 
 	s.fault.arm(project, logstore, n, httpStatus, code)
 }
 
+// FailAfter is FailNext after skip requests have gone through: a failure
+// in the middle of a range.
+func (s *Server) FailAfter(project, logstore string, skip, n int, httpStatus int, code string) {
+	s.fault.armFault(project, logstore, n, fault{skip: skip, status: httpStatus, code: code})
+}
+
+// DelayAfter answers n data-plane requests on project/logstore d late,
+// after skip requests have gone through: a slow service, or an invocation
+// that reaches its deadline half-way through a range.
+func (s *Server) DelayAfter(project, logstore string, skip, n int, d time.Duration) {
+	s.fault.armFault(project, logstore, n, fault{skip: skip, delay: d})
+}
+
 // Requests returns the requests seen so far, oldest first.
 func (s *Server) Requests() []RequestRecord { return s.recs.snapshot() }
 
