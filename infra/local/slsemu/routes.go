@@ -11,6 +11,7 @@ import (
 //	/logstores                              ListLogStore, CreateLogStore
 //	/logstores/{ls}                         Get/Update/DeleteLogStore, PutLogs (POST)
 //	/logstores/{ls}/index                   Create/Update/Get/DeleteIndex
+//	/logstores/{ls}/logs                    GetLogs (POST, JSON body; SQL only)
 //	/logstores/{ls}/shards                  ListShards
 //	/logstores/{ls}/shards/route?key=       PostLogStoreLogs with hash key
 //	/logstores/{ls}/shards/{id}?type=...    GetCursor, GetCursorTime, PullLogs
@@ -66,6 +67,10 @@ func (s *Server) route(w http.ResponseWriter, req *request) error {
 		switch seg[2] {
 		case "index":
 			return s.index(w, req, seg[1])
+		case "logs":
+			if method == http.MethodPost {
+				return s.getLogs(w, req, seg[1])
+			}
 		case "shards":
 			if method == http.MethodGet {
 				return s.listShards(w, req, seg[1])

@@ -57,6 +57,7 @@ type Server struct {
 	store *store
 	fault faults
 	recs  recorder
+	sql   sqlTables // GetLogs with SQL
 	now   func() time.Time
 
 	extraCreds sync.Map // AccessKeyId -> credentials (AddCredentials)
