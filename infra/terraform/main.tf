@@ -74,8 +74,12 @@ resource "alicloud_kvstore_instance" "this" {
   # Only the functions' vSwitch may connect.
   security_ips = [var.vswitch_cidr]
   config = {
-    # Mappings expire by TTL: evict only keys that have one.
-    maxmemory-policy = "volatile-ttl"
+    # Full memory must fail writes, never drop mappings: every ndrtrace key
+    # has a TTL, so any evicting policy (volatile-ttl included) silently
+    # loses acknowledged mappings, bucket counts and egress metadata. With
+    # noeviction ingest gets an OOM error and the trigger retries; expired
+    # keys still free memory. See README, Operating notes (make load).
+    maxmemory-policy = "noeviction"
     appendonly       = "no"
   }
   tags = var.tags
