@@ -53,6 +53,9 @@ locals {
           "slb:DescribeLoadBalancers",
           "slb:DescribeAccessLogsDownloadAttribute",
           "slb:SetAccessLogsDownloadAttribute",
+          # Which instance holds each private address, and since when
+          # (the address history trace names instances from).
+          "ecs:DescribeNetworkInterfaces",
         ]
         Resource = ["*"]
       },

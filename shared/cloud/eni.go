@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 )
@@ -18,6 +19,11 @@ type ENI struct {
 	Status     string
 	// ServiceManaged ENIs belong to cloud services (NAT, ALB, ...), not ECS.
 	ServiceManaged bool
+	// Addresses are every private IP the ENI holds, the primary first
+	// (filled by ListENIs).
+	Addresses []string
+	// Created is when the ENI was created; zero when the API did not say.
+	Created time.Time
 }
 
 const eniPageSize = 100
@@ -65,11 +71,7 @@ func (c *Client) findENI(ctx context.Context, region, vpcID, ip string, secondar
 			if string(n.VpcID) != vpcID || !eniHolds(n, ip) {
 				continue
 			}
-			return ENI{
-				ID: string(n.NetworkInterfaceID), InstanceID: string(n.InstanceID), VPCID: string(n.VpcID),
-				PrivateIP: string(n.PrivateIpAddress), Type: string(n.Type), Status: string(n.Status),
-				ServiceManaged: bool(n.ServiceManaged),
-			}, true, nil
+			return n.eni(), true, nil
 		}
 		if !moreTokens(page, token, string(resp.NextToken)) {
 			return ENI{}, false, nil
@@ -86,7 +88,64 @@ type eniPage struct {
 	} `json:"NetworkInterfaceSets"`
 }
 
+// ListENIs lists every ENI of a region with the private addresses it holds:
+// onboarding records which instance held each address, and since when, so
+// that trace names instances without calling ECS.
+func (c *Client) ListENIs(ctx context.Context, region string) ([]ENI, error) {
+	var out []ENI
+	token := ""
+	for page := 1; ; page++ {
+		var resp eniPage
+		op := fmt.Sprintf("ecs DescribeNetworkInterfaces in %s page %d", region, page)
+		err := send(c, ctx, op, region, func() *requests.CommonRequest {
+			req := requests.NewCommonRequest()
+			req.Product, req.ApiName = "Ecs", "DescribeNetworkInterfaces"
+			setQuery(req, "MaxResults", strconv.Itoa(eniListPageSize))
+			setQuery(req, "NextToken", token)
+			return req
+		}, &resp)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range resp.NetworkInterfaceSets.NetworkInterfaceSet {
+			out = append(out, n.eni())
+		}
+		if !moreTokens(page, token, string(resp.NextToken)) {
+			return out, nil
+		}
+		token = string(resp.NextToken)
+	}
+}
+
+// eniListPageSize is the API's largest page.
+const eniListPageSize = 500
+
+func (n eniJSON) eni() ENI {
+	e := ENI{
+		ID: string(n.NetworkInterfaceID), InstanceID: string(n.InstanceID), VPCID: string(n.VpcID),
+		PrivateIP: string(n.PrivateIpAddress), Type: string(n.Type), Status: string(n.Status),
+		ServiceManaged: bool(n.ServiceManaged),
+	}
+	if e.PrivateIP != "" {
+		e.Addresses = append(e.Addresses, e.PrivateIP)
+	}
+	for _, s := range n.PrivateIpSets.PrivateIpSet {
+		if ip := string(s.PrivateIpAddress); ip != "" && ip != e.PrivateIP {
+			e.Addresses = append(e.Addresses, ip)
+		}
+	}
+	// ECS writes times as 2006-01-02T15:04:05Z (minutes only in some APIs).
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04Z"} {
+		if t, err := time.Parse(layout, string(n.CreationTime)); err == nil {
+			e.Created = t
+			break
+		}
+	}
+	return e
+}
+
 type eniJSON struct {
+	CreationTime       jsonStr  `json:"CreationTime"`
 	NetworkInterfaceID jsonStr  `json:"NetworkInterfaceId"`
 	InstanceID         jsonStr  `json:"InstanceId"`
 	VpcID              jsonStr  `json:"VpcId"`

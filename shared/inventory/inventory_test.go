@@ -2,7 +2,6 @@ package inventory_test
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"sort"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
 	"github.com/ndrtrace/ndrtrace/shared/alert"
-	"github.com/ndrtrace/ndrtrace/shared/cloud"
 	"github.com/ndrtrace/ndrtrace/shared/egress"
 	"github.com/ndrtrace/ndrtrace/shared/inventory"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
@@ -299,72 +297,5 @@ func TestParseSwitches(t *testing.T) {
 		if _, err := inventory.ParseSwitches(in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
-	}
-}
-
-type fakeFinder struct {
-	calls int
-	enis  map[string]cloud.ENI // vpc/ip
-	fail  error
-	saw   []string
-}
-
-func (f *fakeFinder) FindENI(_ context.Context, account, region, vpc, ip string) (cloud.ENI, bool, error) {
-	f.calls++
-	f.saw = append(f.saw, account+"/"+region)
-	if f.fail != nil {
-		return cloud.ENI{}, false, f.fail
-	}
-	e, ok := f.enis[vpc+"/"+ip]
-	return e, ok, nil
-}
-
-func TestResolverCachesHitsAndMisses(t *testing.T) {
-	inv := fresh(t)
-	mustReplace(t, inv, natAsset())
-	f := &fakeFinder{enis: map[string]cloud.ENI{"vpc-1/172.16.20.21": {ID: "eni-1", InstanceID: "i-1"}}}
-	r := &inventory.Resolver{Inv: inv, Finder: f, MissTTL: time.Minute}
-
-	a := alert.Asset{PrivateIP: "172.16.20.21", VPCID: "vpc-1"}
-	if err := r.Resolve(ctx, &a); err != nil {
-		t.Fatal(err)
-	}
-	// Account and region come from where the inventory saw the VPC.
-	if a.InstanceID != "i-1" || a.ENIID != "eni-1" || a.AccountID != acct || a.Region != region {
-		t.Fatalf("%+v", a)
-	}
-	b := alert.Asset{PrivateIP: "172.16.20.21", VPCID: "vpc-1", AccountID: acct, Region: region}
-	r.Resolve(ctx, &b)
-	if f.calls != 1 || b.InstanceID != "i-1" {
-		t.Fatalf("hit not cached: %d calls, %+v", f.calls, b)
-	}
-	if ttl := rdb.TTL(ctx, "ndr:eni:vpc-1/172.16.20.21").Val(); ttl <= 50*time.Minute {
-		t.Fatalf("hit TTL %v", ttl)
-	}
-
-	miss := alert.Asset{PrivateIP: "172.16.20.99", VPCID: "vpc-1"}
-	r.Resolve(ctx, &miss)
-	r.Resolve(ctx, &miss)
-	if f.calls != 2 || miss.InstanceID != "" || miss.ENIID != "" {
-		t.Fatalf("miss not cached: %d calls, %+v", f.calls, miss)
-	}
-	if ttl := rdb.TTL(ctx, "ndr:eni:vpc-1/172.16.20.99").Val(); ttl <= 0 || ttl > time.Minute {
-		t.Fatalf("miss TTL %v", ttl)
-	}
-
-	f.fail = errors.New("Throttling.User")
-	e := alert.Asset{PrivateIP: "172.16.20.50", VPCID: "vpc-1"}
-	if err := r.Resolve(ctx, &e); err == nil {
-		t.Fatal("error swallowed")
-	}
-	if rdb.Exists(ctx, "ndr:eni:vpc-1/172.16.20.50").Val() != 0 {
-		t.Fatal("an error was cached")
-	}
-	// Nothing to resolve without a VPC or with a bad address.
-	before := f.calls
-	r.Resolve(ctx, &alert.Asset{PrivateIP: "172.16.20.21"})
-	r.Resolve(ctx, &alert.Asset{PrivateIP: "x", VPCID: "vpc-1"})
-	if f.calls != before {
-		t.Fatal("looked up without a VPC")
 	}
 }

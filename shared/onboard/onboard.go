@@ -35,6 +35,7 @@ type Cloud interface {
 	DisableNATSessionLog(ctx context.Context, region, ngwID string) error
 	EnableALBAccessLog(ctx context.Context, region, id, project, logstore string) error
 	EnableCLBAccessLog(ctx context.Context, region, id, project, logstore string) error
+	ListENIs(ctx context.Context, region string) ([]cloud.ENI, error)
 }
 
 var _ Cloud = (*cloud.Client)(nil)
@@ -270,7 +271,9 @@ func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, 
 	}
 	if err := r.Inv.ReplaceRegion(ctx, a.ID, region, next); err != nil {
 		res.fail(fmt.Errorf("write inventory: %w", err))
+		return
 	}
+	r.recordHolders(ctx, cl, region, res, at, dryRun)
 }
 
 // switchesFor reads the asset's switches: configuration first, then the tag.

@@ -37,6 +37,7 @@ type fakeCloud struct {
 	nats   []cloud.NATGateway
 	albs   []cloud.ALB
 	clbs   []cloud.CLB
+	enis   []cloud.ENI
 	writes []string
 	fail   error
 }
@@ -49,6 +50,9 @@ func (f *fakeCloud) ListALBs(context.Context, string) ([]cloud.ALB, error) {
 }
 func (f *fakeCloud) ListCLBs(context.Context, string) ([]cloud.CLB, error) {
 	return slices.Clone(f.clbs), f.fail
+}
+func (f *fakeCloud) ListENIs(context.Context, string) ([]cloud.ENI, error) {
+	return slices.Clone(f.enis), f.fail
 }
 
 func (f *fakeCloud) EnableNATSessionLog(_ context.Context, _, id, dest string) error {
@@ -317,6 +321,9 @@ func (r regionSwitch) EnableALBAccessLog(ctx context.Context, reg, id, p, l stri
 }
 func (r regionSwitch) EnableCLBAccessLog(ctx context.Context, reg, id, p, l string) error {
 	return r[reg].EnableCLBAccessLog(ctx, reg, id, p, l)
+}
+func (r regionSwitch) ListENIs(ctx context.Context, reg string) ([]cloud.ENI, error) {
+	return r[reg].ListENIs(ctx, reg)
 }
 
 func TestLoad(t *testing.T) {

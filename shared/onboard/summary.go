@@ -48,6 +48,13 @@ type RegionResult struct {
 	Removed []string `json:"removed"`
 	// Actions lists every write, done (or, in a dry run, planned), in order.
 	Actions []string `json:"actions"`
+	// Addresses counts the private addresses whose holder (ENI, ECS
+	// instance) this run recorded, HoldersChanged those that changed hands
+	// since the previous run; HoldersError says why they could not be
+	// recorded (the region is onboarded all the same).
+	Addresses      int    `json:"addresses"`
+	HoldersChanged int    `json:"holders_changed"`
+	HoldersError   string `json:"holders_error,omitempty"`
 }
 
 // Reasoned is an asset with a reason.

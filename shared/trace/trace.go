@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,10 @@ type Config struct {
 	Reserve    time.Duration
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// NameGrace is how far past the wait's deadline naming instances may
+	// run (default 500ms): with recording, the answer stays within a
+	// second of the wall whatever the cloud does.
+	NameGrace time.Duration
 }
 
 func (c *Config) defaults() {
@@ -46,12 +51,29 @@ func (c *Config) defaults() {
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 5 * time.Second
 	}
+	if c.NameGrace <= 0 {
+		c.NameGrace = 500 * time.Millisecond
+	}
 }
 
-// Assets names the ECS instance behind a private endpoint (the inventory's
-// resolver). Optional.
+// Assets names the ECS instances behind the private endpoints of a batch,
+// all at once (the inventory's resolver). It fills each Naming's Asset in
+// place (instance, ENI, and account and region where the egress did not
+// say), and returns by ctx's deadline whatever fails underneath: what it
+// cannot name keeps instance_id empty, with Why. Optional.
 type Assets interface {
-	Resolve(ctx context.Context, a *alert.Asset) error
+	Name(ctx context.Context, ns []Naming)
+}
+
+// Naming is one private endpoint to name.
+type Naming struct {
+	Asset *alert.Asset
+	// At is the alert's time: the instance that held the address then,
+	// not the one that holds it now.
+	At time.Time
+	// Why is set by Assets when the instance stays unnamed for a reason a
+	// person should see.
+	Why string
 }
 
 // Coverage decides whether an alert is in scope (the inventory). Optional:
@@ -112,6 +134,8 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 	results := make([]alert.Result, len(alerts))
 	ctx = context.WithValue(ctx, memoKey{}, &sync.Map{})
 	plans := t.prepare(ctx, alerts, results, cfg)
+	// Instances are named once every answer is in, for the whole batch.
+	defer func() { t.name(ctx, alerts, results, deadline, cfg) }()
 	var waiting []*pending
 	var wakeKeys []string
 	for _, p := range plans {
@@ -202,7 +226,7 @@ func (t *Tracer) look(ctx context.Context, due []*pending, results []alert.Resul
 		}
 		r := &results[p.i]
 		switch {
-		case t.resolve(ctx, p, hits[q:q+len(p.sides)], r):
+		case t.resolve(p, hits[q:q+len(p.sides)], r):
 			r.WaitedMS, p.done = waited, true
 		case p.unknown:
 			r.Status, r.WaitedMS, p.done = alert.NotCovered, waited, true
@@ -265,6 +289,51 @@ func (p *pending) egresses() []string {
 		}
 	}
 	return p.wakeKeys
+}
+
+// name names the instances of every endpoint found, in one call for the
+// batch, after the wait: it never delays an answer past the wait's
+// deadline plus NameGrace (a cancelled trace too), and never changes one.
+func (t *Tracer) name(ctx context.Context, alerts []*alert.Alert, results []alert.Result, deadline time.Time, cfg Config) {
+	if t.Assets == nil {
+		return
+	}
+	var ns []Naming
+	var of []int // the result of each naming
+	for i := range results {
+		r := &results[i]
+		switch {
+		case r.Status == alert.Traced && r.Asset != nil:
+			ns, of = append(ns, Naming{Asset: r.Asset, At: alerts[i].Time}), append(of, i)
+		case r.Status == alert.Ambiguous:
+			for k := range r.Candidates {
+				ns, of = append(ns, Naming{Asset: &r.Candidates[k], At: alerts[i].Time}), append(of, i)
+			}
+		}
+	}
+	if len(ns) == 0 {
+		return
+	}
+	end := time.Now()
+	if deadline.After(end) {
+		end = deadline
+	}
+	nctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end.Add(cfg.NameGrace))
+	t.Assets.Name(nctx, ns)
+	cancel()
+	for k, n := range ns {
+		if n.Why == "" {
+			continue
+		}
+		r := &results[of[k]]
+		why := "instance not named: " + n.Why
+		switch {
+		case r.Reason == "":
+			r.Reason = why
+		case !strings.Contains(r.Reason, why):
+			r.Reason += "; " + why
+		}
+	}
 }
 
 type memoKey struct{}
@@ -377,7 +446,7 @@ func (t *Tracer) plan(ctx context.Context, i int, a *alert.Alert, cfg Config) (*
 }
 
 // resolve fills r from the hits of both orientations; false when none fit.
-func (t *Tracer) resolve(ctx context.Context, p *pending, hits [][]store.Hit, r *alert.Result) bool {
+func (t *Tracer) resolve(p *pending, hits [][]store.Hit, r *alert.Result) bool {
 	type found struct {
 		asset  alert.Asset
 		egress alert.Egress
@@ -420,14 +489,6 @@ func (t *Tracer) resolve(ctx context.Context, p *pending, hits [][]store.Hit, r 
 	sort.Strings(keys)
 	first := byEndpoint[keys[0]]
 	r.Egress = &first.egress
-	for _, k := range keys {
-		if t.Assets != nil {
-			if err := t.Assets.Resolve(ctx, &byEndpoint[k].asset); err != nil {
-				// The endpoint is still the answer; only its name is missing.
-				r.Reason = "instance lookup failed: " + err.Error()
-			}
-		}
-	}
 	if len(keys) == 1 {
 		r.Status, r.Asset = alert.Traced, &first.asset
 		return true

@@ -72,8 +72,12 @@ func (s *Server) describeNetworkInterfaces(c *call) (map[string]any, *apiError) 
 		for _, ip := range n.SecondaryIPs {
 			ips = append(ips, map[string]any{"PrivateIpAddress": ip, "Primary": false})
 		}
+		created := ""
+		if !n.Created.IsZero() {
+			created = n.Created.UTC().Format("2006-01-02T15:04:05Z")
+		}
 		items = append(items, map[string]any{
-			"NetworkInterfaceId": n.ID, "InstanceId": n.InstanceID, "VpcId": n.VPCID, "VSwitchId": n.VSwitchID,
+			"CreationTime": created, "NetworkInterfaceId": n.ID, "InstanceId": n.InstanceID, "VpcId": n.VPCID, "VSwitchId": n.VSwitchID,
 			"PrivateIpAddress": n.PrimaryIP, "Type": typ, "Status": status, "ServiceManaged": n.ServiceManaged,
 			"PrivateIpSets": map[string]any{"PrivateIpSet": ips},
 		})

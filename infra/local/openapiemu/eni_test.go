@@ -1,8 +1,11 @@
 package openapiemu_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
@@ -10,6 +13,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/ndrtrace/ndrtrace/infra/local/openapiemu"
+	"github.com/ndrtrace/ndrtrace/shared/cloud"
 )
 
 func TestFindENIPrimarySecondaryMiss(t *testing.T) {
@@ -85,5 +89,69 @@ func TestENITokenPaging(t *testing.T) {
 	}
 	if n := len(calls(f.emu, "DescribeNetworkInterfaces")); n != 3 {
 		t.Fatalf("%d pages, want 3", n)
+	}
+}
+
+func TestListENIsEveryPageWithAddressesAndCreation(t *testing.T) {
+	f := setup(t)
+	created := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	for i := range 1203 { // three pages of 500
+		f.emu.AddENI(ownAccount, hangzhou, openapiemu.ENI{ID: fmt.Sprintf("eni-%04d", i), InstanceID: fmt.Sprintf("i-%04d", i),
+			VPCID: "vpc-l", PrimaryIP: fmt.Sprintf("10.2.%d.%d", i/250, i%250), Created: created})
+	}
+	f.emu.AddENI(ownAccount, hangzhou, openapiemu.ENI{ID: "eni-multi", VPCID: "vpc-l", PrimaryIP: "10.3.0.1", SecondaryIPs: []string{"10.3.0.2"}})
+	f.emu.AddENI(ownAccount, "cn-beijing", openapiemu.ENI{ID: "eni-elsewhere", VPCID: "vpc-x", PrimaryIP: "10.4.0.1"})
+	enis, err := f.cl.ListENIs(ctx(t), hangzhou)
+	if err != nil || len(enis) != 1204 {
+		t.Fatalf("%d ENIs, %v", len(enis), err)
+	}
+	if n := len(calls(f.emu, "DescribeNetworkInterfaces")); n != 3 {
+		t.Fatalf("%d pages", n)
+	}
+	byID := map[string]cloud.ENI{}
+	for _, e := range enis {
+		byID[e.ID] = e
+	}
+	if e := byID["eni-0007"]; e.InstanceID != "i-0007" || !e.Created.Equal(created) || fmt.Sprint(e.Addresses) != "[10.2.0.7]" {
+		t.Fatalf("eni-0007: %+v", e)
+	}
+	if e := byID["eni-multi"]; !e.Created.IsZero() || fmt.Sprint(e.Addresses) != "[10.3.0.1 10.3.0.2]" || e.InstanceID != "" {
+		t.Fatalf("eni-multi: %+v", e)
+	}
+}
+
+func TestStallAndDropRegion(t *testing.T) {
+	f := setup(t)
+	f.emu.AddENI(ownAccount, hangzhou, openapiemu.ENI{ID: "eni-s", VPCID: "vpc-s", PrimaryIP: "10.5.0.1"})
+	cl := newClient(t, cloud.Credentials{AccessKeyID: ownKey.AccessKeyID, AccessKeySecret: ownKey.AccessKeySecret}, func(c *cloud.Config) { c.MaxAttempts = 1 })
+
+	// A stall far beyond the caller's patience: the caller's own deadline
+	// ends the call, and the emulator records that it gave up.
+	f.emu.StallRegion(hangzhou, time.Hour)
+	c, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_, err := cl.ListENIs(c, hangzhou)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled call: %v", err)
+	}
+	if _, err := cl.ListENIs(ctx(t), "cn-beijing"); err != nil { // other regions answer
+		t.Fatalf("other region: %v", err)
+	}
+	f.emu.StallRegion(hangzhou, 0)
+	if enis, err := cl.ListENIs(ctx(t), hangzhou); err != nil || len(enis) != 1 {
+		t.Fatalf("after the stall: %d %v", len(enis), err)
+	}
+
+	f.emu.ResetCalls()
+	f.emu.DropRegion(hangzhou, true)
+	if _, err := cl.ListENIs(ctx(t), hangzhou); err == nil {
+		t.Fatal("a dropped connection answered")
+	}
+	if dc := calls(f.emu, "DescribeNetworkInterfaces"); len(dc) != 1 || dc[0].Code != "ConnectionDropped" {
+		t.Fatalf("calls %+v", dc)
+	}
+	f.emu.DropRegion(hangzhou, false)
+	if _, err := cl.ListENIs(ctx(t), hangzhou); err != nil {
+		t.Fatalf("after the drop: %v", err)
 	}
 }

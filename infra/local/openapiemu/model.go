@@ -72,6 +72,7 @@ type ENI struct {
 	Type                             string // "Primary" (default when attached) or "Secondary"
 	Status                           string // "InUse" when attached, else "Available"
 	ServiceManaged                   bool
+	Created                          time.Time // CreationTime; zero: not reported
 }
 
 // Call is one request as the emulator saw it.

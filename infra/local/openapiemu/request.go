@@ -102,6 +102,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		action: p["Action"], region: p["RegionId"], keyID: p["AccessKeyId"],
 		product: productOf(p["Version"], host),
 	}
+	if !s.networkFault(r, c) {
+		return
+	}
 	body, apiErr := s.handle(c)
 	s.record(c, apiErr)
 	if apiErr != nil {

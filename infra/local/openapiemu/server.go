@@ -18,8 +18,9 @@ type Server struct {
 	albs     map[resKey]*ALB
 	clbs     map[resKey]*CLB
 	enis     map[resKey]*ENI
-	faults   map[string][]fault // action ("*" for any) -> queued failures
-	regionFx map[string]string  // region -> error code for every call there
+	faults   map[string][]fault  // action ("*" for any) -> queued failures
+	regionFx map[string]string   // region -> error code for every call there
+	netFx    map[string]netFault // region -> stall or drop of every call there
 	nonces   map[string]time.Time
 	calls    []Call
 	now      func() time.Time
@@ -43,6 +44,7 @@ func New() *Server {
 		enis:     map[resKey]*ENI{},
 		faults:   map[string][]fault{},
 		regionFx: map[string]string{},
+		netFx:    map[string]netFault{},
 		nonces:   map[string]time.Time{},
 		now:      time.Now,
 	}

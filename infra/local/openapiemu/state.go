@@ -86,6 +86,17 @@ func (s *Server) AddENI(account, region string, eni ENI) string {
 	return eni.ID
 }
 
+// RemoveENI deletes an ENI (its addresses become free); it reports whether
+// it existed.
+func (s *Server) RemoveENI(account, region, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := resKey{account, region, id}
+	_, ok := s.enis[k]
+	delete(s.enis, k)
+	return ok
+}
+
 // SetTags replaces the tags of the NAT gateway, ALB or CLB resourceID; it
 // reports whether the resource exists.
 func (s *Server) SetTags(account, region, resourceID string, tags map[string]string) bool {
