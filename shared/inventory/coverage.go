@@ -23,13 +23,13 @@ import (
 // work from mappings alone.
 func (inv *Inventory) Check(ctx context.Context, a *alert.Alert) (trace.Verdict, error) {
 	addrs := []netip.Addr{a.Tuple.Src.Addr.Unmap(), a.Tuple.Dst.Addr.Unmap()}
-	hashes, filled, err := inv.read(ctx, addrs, true)
+	entries, filled, err := inv.read(ctx, addrs, true)
 	if err != nil {
 		return trace.Verdict{}, err
 	}
 	var known []entry
-	for i, ad := range addrs {
-		for _, e := range decodeEntries(ad, hashes[i]) {
+	for i := range addrs {
+		for _, e := range entries[i] {
 			if (a.AssetType == 0 || e.Kind == a.AssetType) && (a.AssetID == "" || e.ID == a.AssetID) {
 				known = append(known, e)
 			}
@@ -50,20 +50,30 @@ func (inv *Inventory) Check(ctx context.Context, a *alert.Alert) (trace.Verdict,
 	return trace.Verdict{NotCovered: notCoveredReason(known[0], category, a.Time)}, nil
 }
 
-// read returns the address hashes of addrs and, when asked, whether the
+// Prefetch implements trace.Prefetcher: it reads the address hashes of
+// every address of a batch, and whether the inventory has been filled, in
+// one pipelined round trip, into the batch's memo, where the coverage
+// checks and address-book lookups of its alerts find them.
+func (inv *Inventory) Prefetch(ctx context.Context, addrs []netip.Addr) error {
+	_, _, err := inv.read(ctx, addrs, true)
+	return err
+}
+
+// read returns the decoded entries of addrs and, when asked, whether the
 // inventory has been filled, in one round trip; within a traced batch each
 // is read once (trace.BatchMemo).
-func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled bool) (hashes []map[string]string, filled bool, err error) {
+func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled bool) (entries [][]entry, filled bool, err error) {
 	memo := trace.BatchMemo(ctx)
-	hashes = make([]map[string]string, len(addrs))
+	entries = make([][]entry, len(addrs))
 	pipe := inv.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(addrs))
 	var filledCmd *redis.StringCmd
 	queued := 0
 	for i, ad := range addrs {
+		ad = ad.Unmap()
 		if memo != nil {
 			if h, ok := memo.Load(ipKey(ad)); ok {
-				hashes[i] = h.(map[string]string)
+				entries[i] = h.([]entry)
 				continue
 			}
 		}
@@ -79,16 +89,16 @@ func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled b
 		}
 	}
 	if queued == 0 {
-		return hashes, filled, nil
+		return entries, filled, nil
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, false, err
 	}
 	for i, c := range cmds {
 		if c != nil {
-			hashes[i] = c.Val()
+			entries[i] = decodeEntries(addrs[i].Unmap(), c.Val())
 			if memo != nil {
-				memo.Store(ipKey(addrs[i]), hashes[i])
+				memo.Store(ipKey(addrs[i]), entries[i])
 			}
 		}
 	}
@@ -100,7 +110,7 @@ func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled b
 			memo.Store(keyFilled, filled)
 		}
 	}
-	return hashes, filled, nil
+	return entries, filled, nil
 }
 
 func memoLoad(m *sync.Map, key string) (any, bool) {

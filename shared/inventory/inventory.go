@@ -37,6 +37,7 @@ import (
 
 	"github.com/ndrtrace/ndrtrace/shared/egress"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/trace"
 )
 
 // Key prefixes, in one place.
@@ -556,11 +557,11 @@ func (inv *Inventory) Lookup(ctx context.Context, public netip.Addr) ([]egress.E
 		return nil, nil
 	}
 	public = public.Unmap()
-	hashes, _, err := inv.read(ctx, []netip.Addr{public}, false)
+	entries, _, err := inv.read(ctx, []netip.Addr{public}, false)
 	if err != nil {
 		return nil, err
 	}
-	es := decodeEntries(public, hashes[0])
+	es := entries[0]
 	if len(es) == 0 {
 		return nil, nil
 	}
@@ -582,6 +583,18 @@ func (inv *Inventory) WithFallback(fallback egress.Book) egress.Book {
 }
 
 type chain []egress.Book
+
+// Prefetch implements trace.Prefetcher for the books of the chain that can.
+func (c chain) Prefetch(ctx context.Context, addrs []netip.Addr) error {
+	for _, b := range c {
+		if p, ok := b.(trace.Prefetcher); ok {
+			if err := p.Prefetch(ctx, addrs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 func (c chain) Lookup(ctx context.Context, a netip.Addr) ([]egress.Entry, error) {
 	for _, b := range c {

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ndrtrace/ndrtrace/shared/alert"
@@ -80,6 +79,14 @@ type Naming struct {
 // without it every address is traced from mappings alone.
 type Coverage interface {
 	Check(ctx context.Context, a *alert.Alert) (Verdict, error)
+}
+
+// Prefetcher is implemented by a Coverage or an address book that can read
+// what a whole batch needs in one round trip: Prefetch reads it for every
+// address of the batch's alerts and keeps it in the batch's memo
+// (BatchMemo), where the per-alert Check and Lookup calls find it.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, addrs []netip.Addr) error
 }
 
 // Verdict is what the inventory says of an alert before any wait.
@@ -348,53 +355,77 @@ func BatchMemo(ctx context.Context) *sync.Map {
 	return m
 }
 
-// prepareWorkers bounds the concurrent coverage checks and address-book
-// lookups of a batch: each is a Redis round trip, so a batch of thousands
-// of alerts is prepared in a few dozen round-trip times, not thousands.
-const prepareWorkers = 32
-
 // prepare checks coverage and plans the lookups of every alert. An alert
-// answered at once gets its result and a nil plan.
+// answered at once gets its result and a nil plan. The inventory of the
+// whole batch is read first, in one round trip (Prefetcher), so that the
+// per-alert checks and lookups find everything in the batch's memo.
 func (t *Tracer) prepare(ctx context.Context, alerts []*alert.Alert, results []alert.Result, cfg Config) []*pending {
 	plans := make([]*pending, len(alerts))
-	var failed atomic.Pointer[error] // once the coverage store fails, the rest of the batch fails fast
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(prepareWorkers, len(alerts)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(alerts); i = int(next.Add(1) - 1) {
-				a := alerts[i]
-				r := &results[i]
-				*r = alert.Result{AlertID: a.ID, Alert: a.Raw}
-				var v Verdict
-				if t.Coverage != nil {
-					var err error
-					if e := failed.Load(); e != nil {
-						err = *e
-					} else if v, err = t.Coverage.Check(ctx, a); err != nil {
-						failed.Store(&err)
-					}
-					if err != nil {
-						r.Status, r.Reason = alert.Error, "coverage check failed: "+err.Error()
-						continue
-					}
-					if v.NotCovered != "" {
-						r.Status, r.Reason = alert.NotCovered, v.NotCovered
-						continue
-					}
+	// Once the coverage store fails, the rest of the batch fails fast.
+	failed := t.prefetch(ctx, alerts)
+	for i, a := range alerts {
+		r := &results[i]
+		*r = alert.Result{AlertID: a.ID, Alert: a.Raw}
+		var v Verdict
+		if t.Coverage != nil {
+			err := failed
+			if err == nil {
+				if v, err = t.Coverage.Check(ctx, a); err != nil {
+					failed = err
 				}
-				p, err := t.plan(ctx, i, a, cfg)
-				if err != nil {
-					r.Status, r.Reason = alert.Error, err.Error()
-					continue
-				}
-				p.unknown = v.Unknown
-				plans[i] = p
 			}
-		})
+			if err != nil {
+				r.Status, r.Reason = alert.Error, "coverage check failed: "+err.Error()
+				continue
+			}
+			if v.NotCovered != "" {
+				r.Status, r.Reason = alert.NotCovered, v.NotCovered
+				continue
+			}
+		}
+		p, err := t.plan(ctx, i, a, cfg)
+		if err != nil {
+			r.Status, r.Reason = alert.Error, err.Error()
+			continue
+		}
+		p.unknown = v.Unknown
+		plans[i] = p
 	}
-	wg.Wait()
 	return plans
+}
+
+// prefetch reads the inventory of every address of the batch at once; it
+// returns the coverage store's error, if that is what failed.
+func (t *Tracer) prefetch(ctx context.Context, alerts []*alert.Alert) error {
+	var ps []Prefetcher
+	if p, ok := t.Coverage.(Prefetcher); ok {
+		ps = append(ps, p)
+	}
+	if p, ok := t.Book.(Prefetcher); ok {
+		ps = append(ps, p) // the same inventory again costs nothing: the memo has it
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	seen := make(map[netip.Addr]bool, 2*len(alerts))
+	addrs := make([]netip.Addr, 0, 2*len(alerts))
+	for _, a := range alerts {
+		for _, ad := range [2]netip.Addr{a.Tuple.Src.Addr.Unmap(), a.Tuple.Dst.Addr.Unmap()} {
+			if !seen[ad] {
+				seen[ad] = true
+				addrs = append(addrs, ad)
+			}
+		}
+	}
+	for k, p := range ps {
+		if err := p.Prefetch(ctx, addrs); err != nil {
+			if k == 0 && t.Coverage != nil {
+				return err
+			}
+			return nil // the book's lookups report it per alert
+		}
+	}
+	return nil
 }
 
 // jitter spreads retries of many concurrent traces over [d/2, d].
@@ -409,19 +440,14 @@ func (t *Tracer) plan(ctx context.Context, i int, a *alert.Alert, cfg Config) (*
 		{a.Tuple.Dst, a.Tuple.Src}, // inbound to a VIP, or a reply to an EIP
 		{a.Tuple.Src, a.Tuple.Dst}, // outbound from an EIP
 	}
-	// The two address-book lookups are round trips of their own: both at
-	// once.
+	// After prepare's prefetch, both lookups are answered from the batch's
+	// memo.
 	var known [2][]egress.Entry
 	if t.Book != nil {
-		var errs [2]error
-		var wg sync.WaitGroup
 		for k, o := range orientations {
-			wg.Go(func() { known[k], errs[k] = t.Book.Lookup(ctx, o.public.Addr) })
-		}
-		wg.Wait()
-		for k, err := range errs {
-			if err != nil {
-				return nil, fmt.Errorf("address book lookup of %s: %w", orientations[k].public.Addr, err)
+			var err error
+			if known[k], err = t.Book.Lookup(ctx, o.public.Addr); err != nil {
+				return nil, fmt.Errorf("address book lookup of %s: %w", o.public.Addr, err)
 			}
 		}
 	}
