@@ -3,11 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/ndrtrace/ndrtrace/shared/app"
-	"github.com/ndrtrace/ndrtrace/shared/cloud"
-	"github.com/ndrtrace/ndrtrace/shared/config"
-	"github.com/ndrtrace/ndrtrace/shared/egress"
-	"github.com/ndrtrace/ndrtrace/shared/traceapi"
+	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -15,8 +11,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/app"
+	"github.com/ndrtrace/ndrtrace/shared/cloud"
+	"github.com/ndrtrace/ndrtrace/shared/config"
+	"github.com/ndrtrace/ndrtrace/shared/egress"
+	"github.com/ndrtrace/ndrtrace/shared/inventory"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
 	"github.com/ndrtrace/ndrtrace/shared/store"
 	"github.com/ndrtrace/ndrtrace/shared/trace"
+	"github.com/ndrtrace/ndrtrace/shared/traceapi"
 )
 
 // alertFor builds the alert a detector would raise for a record's session.
@@ -35,13 +38,51 @@ func decoded(b []byte) *alert.Alert {
 	return items[0].Alert
 }
 
-// tracer is the tracer exactly as the trace function wires it (inventory
-// book, coverage and instance resolver included; the inventory is empty
-// here, as before onboarding has run).
-func tracer(rdb *redis.Client, st *store.Store) *trace.Tracer {
+// tracer is the tracer exactly as the trace function wires it: the
+// inventory as onboarding leaves it (the gateway and its EIPs, coverage
+// from an hour before the records, and the holder of every private
+// address) is its address book, coverage and instance namer.
+func tracer(ctx context.Context, rdb *redis.Client, st *store.Store, g *generator) (*trace.Tracer, error) {
+	if err := fillInventory(ctx, rdb, g); err != nil {
+		return nil, err
+	}
 	a := &app.App{Redis: rdb, Store: st, Book: egress.Static{},
 		Config: config.Config{TraceMaxWait: time.Second, TimeSkew: time.Minute}}
-	return traceapi.New(a, cloud.Config{}).Tracer
+	return traceapi.New(a, cloud.Config{}).Tracer, nil
+}
+
+const (
+	benchAccount = "1234567890123456"
+	benchRegion  = "cn-hangzhou"
+)
+
+// fillInventory writes what an onboarding run would for the generator's
+// gateway.
+func fillInventory(ctx context.Context, rdb *redis.Client, g *generator) error {
+	inv := inventory.New(rdb)
+	since := time.Unix(g.base-3600, 0)
+	gw := inventory.Asset{Kind: mapping.KindNAT, ID: "ngw-bp1bench", Account: benchAccount, Region: benchRegion,
+		VPC: "vpc-bp1bench", Mode: "MULTI_BINDED", Switches: inventory.All, Since: since, Logging: inventory.LogOn}
+	for _, e := range eips {
+		gw.Addrs = append(gw.Addrs, inventory.Addr{Public: netip.MustParseAddr(e)})
+	}
+	if err := inv.ReplaceRegion(ctx, benchAccount, benchRegion, []inventory.Asset{gw}); err != nil {
+		return err
+	}
+	holders := map[netip.Addr]inventory.Holder{}
+	for _, r := range g.records {
+		for _, kv := range r {
+			if kv.Key == "pri_ip" {
+				ip := netip.MustParseAddr(kv.Value)
+				b := ip.As4()
+				holders[ip] = inventory.Holder{Instance: fmt.Sprintf("i-bp1bench%d%03d", b[2], b[3]), ENI: fmt.Sprintf("eni-bp1bench%d%03d", b[2], b[3])}
+			}
+		}
+	}
+	if _, err := inv.RecordHolders(ctx, since, map[string]map[netip.Addr]inventory.Holder{"vpc-bp1bench": holders}); err != nil {
+		return err
+	}
+	return inv.MarkFilled(ctx, since)
 }
 
 type latency struct{ p50, p99 float64 }
@@ -67,7 +108,10 @@ func traceLatency(ctx context.Context, rdb *redis.Client, g *generator) (latency
 	if err != nil {
 		return latency{}, err
 	}
-	tr := tracer(rdb, st)
+	tr, err := tracer(ctx, rdb, st, g)
+	if err != nil {
+		return latency{}, err
+	}
 	const n = 5000
 	var d []time.Duration
 	for i := 0; i < n; i++ {
@@ -75,8 +119,8 @@ func traceLatency(ctx context.Context, rdb *redis.Client, g *generator) (latency
 		start := time.Now()
 		r := tr.Trace(ctx, []*alert.Alert{a})[0]
 		d = append(d, time.Since(start))
-		if r.Status != alert.Traced && r.Status != alert.Ambiguous {
-			return latency{}, fmt.Errorf("alert %s: %s %s", a.ID, r.Status, r.Reason)
+		if err := named(r); err != nil {
+			return latency{}, err
 		}
 	}
 	return percentiles(d), nil
@@ -84,7 +128,10 @@ func traceLatency(ctx context.Context, rdb *redis.Client, g *generator) (latency
 
 // batchLookups traces one batch of alerts in one call.
 func batchLookups(ctx context.Context, rdb *redis.Client, g *generator, n int) (float64, error) {
-	tr := tracer(rdb, store.New(rdb, time.Hour)) // written by traceLatency
+	tr, err := tracer(ctx, rdb, store.New(rdb, time.Hour), g) // written by traceLatency
+	if err != nil {
+		return 0, err
+	}
 	as := make([]*alert.Alert, n)
 	for i := range as {
 		as[i] = decoded(alertFor(g, (i*104729)%len(g.records)))
@@ -93,9 +140,20 @@ func batchLookups(ctx context.Context, rdb *redis.Client, g *generator, n int) (
 	rs := tr.Trace(ctx, as)
 	el := time.Since(start)
 	for _, r := range rs {
-		if r.Status != alert.Traced && r.Status != alert.Ambiguous {
-			return 0, fmt.Errorf("alert %s: %s %s", r.AlertID, r.Status, r.Reason)
+		if err := named(r); err != nil {
+			return 0, err
 		}
 	}
 	return float64(n) / el.Seconds(), nil
+}
+
+// named checks that a result found its endpoint and named its instance.
+func named(r alert.Result) error {
+	switch {
+	case r.Status == alert.Traced && r.Asset.InstanceID != "":
+		return nil
+	case r.Status == alert.Ambiguous && len(r.Candidates) > 0 && r.Candidates[0].InstanceID != "":
+		return nil
+	}
+	return fmt.Errorf("alert %s: %s %q %+v", r.AlertID, r.Status, r.Reason, r.Asset)
 }

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
+)
+
+// BenchmarkBatchTrace is `make bench`'s batch figure alone: one batch of
+// 10,000 alerts whose mappings are present, traced as the function wires
+// the tracer, inventory filled (go test -run '^$' -bench BatchTrace
+// ./infra/local/bench).
+func BenchmarkBatchTrace(b *testing.B) {
+	ctx := context.Background()
+	srv, err := redisd.Start(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Stop()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32})
+	defer rdb.Close()
+	g := newGenerator(100_000)
+	if _, err := ensureWritten(ctx, rdb, g); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var rates []float64
+	for range b.N {
+		rate, err := batchLookups(ctx, rdb, g, 10_000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rates = append(rates, rate)
+	}
+	b.ReportMetric(median(rates), "alerts/s")
+}
