@@ -192,3 +192,32 @@ func TestPoisonRecordsAreSkippedAtNoCost(t *testing.T) {
 	}
 	t.Logf("%d records, %d poison skipped %v; %d keys, Redis commands %v either way", dirty.Records, groups*len(poison), dirty.Rejected, len(dirtyState), dirtyCmds)
 }
+
+// BenchmarkHandle ingests 100,000 NAT records (100 groups) through the
+// handler: SLS emulator in process, real redis-server. Its CPU profile
+// (-cpuprofile) shows where an invocation's time goes.
+func BenchmarkHandle(b *testing.B) {
+	t := &testing.T{}
+	var groups []*sls.LogGroup
+	for g := 0; g < 100; g++ {
+		lg := &sls.LogGroup{}
+		for i := 0; i < 1000; i++ {
+			n := g*1000 + i
+			lg.Logs = append(lg.Logs, natRecord(1738738800, map[string]string{"nat_port": strconv.Itoa(1024 + n%64000),
+				"pub_ip": "106.11." + strconv.Itoa(n%256) + "." + strconv.Itoa(1+n/256%254), "pri_port": strconv.Itoa(20000 + n%40000)}))
+		}
+		groups = append(groups, lg)
+	}
+	h, ev := slsRange(t, groups)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		rdb.FlushDB(ctx)
+		b.StartTimer()
+		if s, err := h.Handle(ctx, ev); err != nil || s.Mappings != 100_000 {
+			b.Fatal(s, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*100_000)/b.Elapsed().Seconds(), "records/s")
+}

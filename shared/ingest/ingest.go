@@ -67,11 +67,11 @@ type flushed struct {
 
 // AddPage adds a page of log groups, skipping those an earlier invocation
 // marked ingested (one round trip for the page).
-func (b *Batcher) AddPage(ctx context.Context, page []*sls.LogGroup) error {
+func (b *Batcher) AddPage(ctx context.Context, page []slslog.Group) error {
 	keys := make([]string, len(page))
 	var check []string
-	for i, lg := range page {
-		if k, ok := store.GroupMark(b.Range.Project, b.Range.Logstore, b.Range.Shard, lg.GetCursor()); ok && b.Range.Project != "" {
+	for i := range page {
+		if k, ok := store.GroupMark(b.Range.Project, b.Range.Logstore, b.Range.Shard, page[i].Cursor); ok && b.Range.Project != "" {
 			keys[i] = k
 			check = append(check, k)
 		}
@@ -84,13 +84,13 @@ func (b *Batcher) AddPage(ctx context.Context, page []*sls.LogGroup) error {
 	for i, k := range check {
 		done[k] = seen[i]
 	}
-	for i, lg := range page {
+	for i := range page {
 		if keys[i] != "" && done[keys[i]] {
 			b.summary.LogGroups++
 			b.summary.Replayed++
 			continue
 		}
-		if err := b.Add(ctx, lg); err != nil {
+		if err := b.Add(ctx, &page[i]); err != nil {
 			return err
 		}
 		if keys[i] != "" {
@@ -103,13 +103,19 @@ func (b *Batcher) AddPage(ctx context.Context, page []*sls.LogGroup) error {
 }
 
 // Add parses every record of a log group, flushing when the batch is full.
-func (b *Batcher) Add(ctx context.Context, lg *sls.LogGroup) error {
+// Neither reading nor parsing allocates per record: fields are views of the
+// pulled bytes, and a mapping's strings too.
+func (b *Batcher) Add(ctx context.Context, g *slslog.Group) error {
 	b.summary.LogGroups++
-	topic := lg.GetTopic()
-	for _, l := range lg.Logs {
+	logs := g.Logs()
+	for {
+		fields, logTime, ok := logs.Next(b.fields)
+		if !ok {
+			break
+		}
+		b.fields = fields
 		b.summary.Records++
-		b.fields = slslog.Fields(b.fields, l)
-		m, reject := b.Parse(b.fields, topic, int64(l.GetTime()))
+		m, reject := b.Parse(fields, g.Topic, logTime)
 		if reject != "" {
 			if b.summary.Rejected == nil {
 				b.summary.Rejected = map[string]int{}
@@ -123,6 +129,9 @@ func (b *Batcher) Add(ctx context.Context, lg *sls.LogGroup) error {
 				return err
 			}
 		}
+	}
+	if err := logs.Err(); err != nil {
+		return fmt.Errorf("read log group at cursor %q: %w", g.Cursor, err)
 	}
 	return nil
 }
@@ -152,7 +161,7 @@ func (b *Batcher) wait() error {
 		return f.err
 	}
 	b.summary.Mappings += len(f.batch)
-	clear(f.batch) // drop references into the SDK's buffers
+	clear(f.batch) // drop references into the pulled pages
 	b.spare = f.batch[:0]
 	return nil
 }
@@ -184,6 +193,9 @@ type Handler struct {
 	// NewClient builds the SLS client for an invocation; nil means
 	// slslog.NewClient with the invocation's STS credentials.
 	NewClient func(ctx context.Context, endpoint string) (sls.ClientInterface, error)
+	// Read reads the range; nil means slslog.Read (the SDK's raw call,
+	// walked in place).
+	Read slslog.Reader
 }
 
 // ErrBadEvent marks an event that is not an SLS trigger event; retrying it
@@ -219,7 +231,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.SlsEvent) (Summary, erro
 
 	b := &Batcher{Store: h.Store, Parse: h.Parse, Range: r}
 	b.summary = Summary{Project: r.Project, Logstore: r.Logstore, Shard: r.Shard}
-	_, err = slslog.Read(ctx, client, r, func(page []*sls.LogGroup) error { return b.AddPage(ctx, page) })
+	read := h.Read
+	if read == nil {
+		read = slslog.Read
+	}
+	_, err = read(ctx, client, r, func(page []slslog.Group) error { return b.AddPage(ctx, page) })
 	if err == nil {
 		err = b.Flush(ctx)
 	} else {

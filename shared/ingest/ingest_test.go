@@ -14,6 +14,7 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/ingest"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
 	"github.com/ndrtrace/ndrtrace/shared/natlog"
+	"github.com/ndrtrace/ndrtrace/shared/slslog"
 	"github.com/ndrtrace/ndrtrace/shared/store"
 	"github.com/ndrtrace/ndrtrace/shared/tuple"
 )
@@ -49,7 +50,8 @@ func TestBatcherWritesEveryBatch(t *testing.T) {
 	st := store.New(rdb, time.Hour)
 	b := &ingest.Batcher{Store: st, Parse: natlog.Parse}
 	n := ingest.BatchSize*2 + 1000 // two full batches in flight, one partial
-	if err := b.Add(ctx, group(n)); err != nil {
+	g := raw(t, group(n))
+	if err := b.Add(ctx, &g); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Flush(ctx); err != nil {
@@ -74,7 +76,8 @@ func TestBatcherWritesEveryBatch(t *testing.T) {
 func TestBatcherReportsRedisFailure(t *testing.T) {
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	b := &ingest.Batcher{Store: store.New(dead, time.Hour), Parse: natlog.Parse}
-	err := b.Add(context.Background(), group(ingest.BatchSize*2+10))
+	g := raw(t, group(ingest.BatchSize*2+10))
+	err := b.Add(context.Background(), &g)
 	if err == nil {
 		err = b.Flush(context.Background())
 	}
@@ -84,6 +87,20 @@ func TestBatcherReportsRedisFailure(t *testing.T) {
 	if b.Summary().Mappings != 0 {
 		t.Fatalf("mappings counted as written: %d", b.Summary().Mappings)
 	}
+}
+
+// raw is lg as ingest reads it from SLS: LogGroupList bytes walked in place.
+func raw(t *testing.T, lg *sls.LogGroup) slslog.Group {
+	t.Helper()
+	b, err := (&sls.LogGroupList{LogGroups: []*sls.LogGroup{lg}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := slslog.Groups(b, "")
+	if err != nil || len(gs) != 1 {
+		t.Fatalf("%d groups, %v", len(gs), err)
+	}
+	return gs[0]
 }
 
 func mustAddr(s string) netip.Addr {

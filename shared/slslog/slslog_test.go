@@ -15,17 +15,28 @@ import (
 // and returns a client through it and the range they occupy.
 func emulator(t *testing.T, n int) (sls.ClientInterface, *slsemu.Server, slslog.Range) {
 	t.Helper()
+	groups := make([]*sls.LogGroup, n)
+	for i := range groups {
+		k, v, ts := "i", strconv.Itoa(i), uint32(1738738800)
+		groups[i] = &sls.LogGroup{Logs: []*sls.Log{{Time: &ts, Contents: []*sls.LogContent{{Key: &k, Value: &v}}}}}
+	}
+	return emulatorWith(t, groups)
+}
+
+// emulatorWith starts an SLS emulator holding groups in shard 0 of
+// ndr-logs/mixed.
+func emulatorWith(t *testing.T, groups []*sls.LogGroup) (sls.ClientInterface, *slsemu.Server, slslog.Range) {
+	t.Helper()
 	srv := slsemu.New(slsemu.Options{})
 	if err := srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	srv.CreateProject("p")
-	srv.CreateLogstore("p", "ls", 1, 1)
-	r := slslog.Range{Project: "p", Logstore: "ls"}
-	for i := 0; i < n; i++ {
-		k, v, ts := "i", strconv.Itoa(i), uint32(1738738800)
-		b, e, err := srv.Append("p", "ls", 0, &sls.LogGroup{Logs: []*sls.Log{{Time: &ts, Contents: []*sls.LogContent{{Key: &k, Value: &v}}}}})
+	r := slslog.Range{Project: "ndr-logs", Logstore: "mixed"}
+	srv.CreateProject(r.Project)
+	srv.CreateLogstore(r.Project, r.Logstore, 1, 1)
+	for i, lg := range groups {
+		b, e, err := srv.Append(r.Project, r.Logstore, 0, lg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,40 +51,51 @@ func emulator(t *testing.T, n int) (sls.ClientInterface, *slsemu.Server, slslog.
 	return c, srv, r
 }
 
+var readers = map[string]slslog.Reader{"raw": slslog.Read, "decoded": slslog.ReadDecoded}
+
 func TestReadPagesInOrder(t *testing.T) {
-	for _, n := range []int{0, 1, 100, 250} {
-		c, _, r := emulator(t, n)
-		if n == 0 {
-			r.Begin, r.End = "MTAw", "MTAw" // an empty range reads nothing
-		}
-		var got []string
-		groups, err := slslog.Read(context.Background(), c, r, func(page []*sls.LogGroup) error {
-			for _, lg := range page {
-				got = append(got, lg.Logs[0].Contents[0].GetValue())
+	for name, read := range readers {
+		for _, n := range []int{0, 1, 100, 250} {
+			c, _, r := emulator(t, n)
+			if n == 0 {
+				r.Begin, r.End = "MTAw", "MTAw" // an empty range reads nothing
 			}
-			return nil
-		})
-		if err != nil || groups != n || len(got) != n {
-			t.Fatalf("n=%d: %d groups, %d seen, %v", n, groups, len(got), err)
-		}
-		for i, v := range got {
-			if v != strconv.Itoa(i) {
-				t.Fatalf("n=%d: group %d is %s", n, i, v)
+			var got []string
+			groups, err := read(context.Background(), c, r, func(page []slslog.Group) error {
+				for i := range page {
+					logs := page[i].Logs()
+					fields, _, ok := logs.Next(nil)
+					if !ok {
+						t.Fatalf("%s: group without its record: %v", name, logs.Err())
+					}
+					got = append(got, fields[0].Value)
+				}
+				return nil
+			})
+			if err != nil || groups != n || len(got) != n {
+				t.Fatalf("%s n=%d: %d groups, %d seen, %v", name, n, groups, len(got), err)
+			}
+			for i, v := range got {
+				if v != strconv.Itoa(i) {
+					t.Fatalf("%s n=%d: group %d is %s", name, n, i, v)
+				}
 			}
 		}
 	}
 }
 
 func TestReadFailsOnAPullError(t *testing.T) {
-	c, srv, r := emulator(t, 250)
-	seen := 0
-	_, err := slslog.Read(context.Background(), c, r, func([]*sls.LogGroup) error {
-		if seen++; seen == 1 {
-			srv.FailNext("p", "ls", 1, 400, "InvalidCursor") // the next page's pull
+	for name, read := range readers {
+		c, srv, r := emulator(t, 250)
+		seen := 0
+		_, err := read(context.Background(), c, r, func([]slslog.Group) error {
+			if seen++; seen == 1 {
+				srv.FailNext(r.Project, r.Logstore, 1, 400, "InvalidCursor") // the next page's pull
+			}
+			return nil
+		})
+		if err == nil {
+			t.Fatalf("%s: a failed pull did not fail the read", name)
 		}
-		return nil
-	})
-	if err == nil {
-		t.Fatal("a failed pull did not fail the read")
 	}
 }

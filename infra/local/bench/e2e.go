@@ -6,53 +6,63 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
+	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
 	"github.com/ndrtrace/ndrtrace/shared/alert"
-	"github.com/ndrtrace/ndrtrace/shared/ingest"
 )
 
 type e2eFigures struct {
-	rate               float64
-	traceP50, traceP99 float64
+	// Records per second, medians of 3 rounds, and each round's.
+	rawPull, sdkPull, product  float64
+	rawRuns, sdkRuns, prodRuns []float64
+	cpuPerRecord               float64 // µs of the functions' CPU per record, median
+	traceP50, traceP99         float64
 }
 
-// ingestEndToEnd writes the records into the SLS emulator in log groups of
-// 1,000 (what a busy producer sends), has the compiled nat-ingest pull and
-// ingest the whole range in one invocation, then times the compiled trace.
-func ingestEndToEnd(ctx context.Context, redisURL string, g *generator) (e2eFigures, error) {
+// ingestEndToEnd loads the records into the SLS emulator (groups of 1,000
+// over 4 shards, 20 trigger ranges) and, in 3 interleaved rounds, measures
+// the SDK's raw pull ceiling, its decoding ceiling, and the compiled
+// nat-ingest under the FC emulator ingesting every range (2 in flight); then
+// times the compiled trace against what was ingested.
+func ingestEndToEnd(ctx context.Context, redisURL string, rdb *redis.Client, g *generator) (e2eFigures, error) {
 	lc, err := cloud.Start(ctx, cloud.Options{RedisURL: redisURL})
 	if err != nil {
 		return e2eFigures{}, err
 	}
 	defer lc.Close()
-	const project, ls = "bench", "nat-sessions"
-	lc.Logstore(project, ls)
-	var begin, end string
-	for i := 0; i < len(g.records); i += 1000 {
-		b, e, err := lc.Put(project, ls, "", time.Unix(g.base+600, 0), g.asMaps(i, min(i+1000, len(g.records))))
-		if err != nil {
-			return e2eFigures{}, err
-		}
-		if begin == "" {
-			begin = b
-		}
-		end = e
-	}
-	nat, err := lc.Function(ctx, "nat-ingest", map[string]string{"GOGC": "400"})
+	ranges, err := loadShards(lc, g)
 	if err != nil {
 		return e2eFigures{}, err
 	}
-	start := time.Now()
-	res, err := nat.Invoke(ctx, cloud.TriggerEvent(project, ls, begin, end))
-	el := time.Since(start)
-	if err != nil || res.Error != nil {
-		return e2eFigures{}, fmt.Errorf("nat-ingest: %v %v", err, res.Error)
+	var fns []*fcemu.Runtime
+	for range inFlight {
+		nat, err := lc.Function(ctx, "nat-ingest", map[string]string{"GOGC": "400"})
+		if err != nil {
+			return e2eFigures{}, err
+		}
+		fns = append(fns, nat)
 	}
-	var s ingest.Summary
-	if err := json.Unmarshal(res.Payload, &s); err != nil || s.Mappings != len(g.records) {
-		return e2eFigures{}, fmt.Errorf("nat-ingest summary %s: %v", res.Payload, err)
+	var f e2eFigures
+	var cpus []float64
+	for range 3 {
+		raw, err := pullCeiling(lc, ranges, true)
+		if err != nil {
+			return f, fmt.Errorf("raw pull: %w", err)
+		}
+		sdk, err := pullCeiling(lc, ranges, false)
+		if err != nil {
+			return f, fmt.Errorf("SDK pull: %w", err)
+		}
+		prod, cpu, err := productEndToEnd(ctx, rdb, fns, ranges)
+		if err != nil {
+			return f, err
+		}
+		f.rawRuns, f.sdkRuns, f.prodRuns = append(f.rawRuns, raw), append(f.sdkRuns, sdk), append(f.prodRuns, prod)
+		cpus = append(cpus, 1e6*cpu/float64(len(g.records)))
 	}
-	f := e2eFigures{rate: float64(s.Records) / el.Seconds()}
+	f.rawPull, f.sdkPull, f.product, f.cpuPerRecord = median(f.rawRuns), median(f.sdkRuns), median(f.prodRuns), median(cpus)
 
 	tr, err := lc.Function(ctx, "trace", map[string]string{"TRACE_MAX_WAIT": "1s", "GOGC": "400"})
 	if err != nil {
@@ -75,4 +85,18 @@ func ingestEndToEnd(ctx context.Context, redisURL string, g *generator) (e2eFigu
 	l := percentiles(d)
 	f.traceP50, f.traceP99 = l.p50, l.p99
 	return f, nil
+}
+
+func (e *e2eFigures) report(r *report) {
+	runs3 := func(v []float64) string { return fmt.Sprintf("median of %.0f/%.0f/%.0f", v[0], v[1], v[2]) }
+	r.add("SLS raw pull ceiling (GetLogsBytesWithQuery)", e.rawPull, "records/s", runs3(e.rawRuns)+"; transport + decompression only")
+	r.add("SLS SDK decode ceiling (PullLogsWithQuery)", e.sdkPull, "records/s", runs3(e.sdkRuns))
+	r.add("ingest end to end (SLS pull + parse + write)", e.product, "records/s",
+		fmt.Sprintf("%.2fx SDK decode, %.0f%% of raw pull; %s; compiled nat-ingest under FC emulator, %d ranges over %d shards, %d in flight",
+			e.product/e.sdkPull, 100*e.product/e.rawPull, runs3(e.prodRuns), e2eShards*rangesPerShard, e2eShards, inFlight))
+	r.add("ingest CPU per NAT record, end to end", e.cpuPerRecord, "µs", "nat-ingest processes' user+system CPU / records")
+	if e.traceP50 > 0 {
+		r.add("trace p50, through the FC emulator", e.traceP50, "ms", "compiled trace binary")
+		r.add("trace p99, through the FC emulator", e.traceP99, "ms", "")
+	}
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
-	sls "github.com/aliyun/aliyun-log-go-sdk"
 	"math/rand/v2"
 	"strconv"
 
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/slslog"
 )
 
 // generator makes NAT session records shaped like a busy gateway's: four
@@ -64,4 +66,18 @@ func (g *generator) logGroup() *sls.LogGroup {
 		lg.Logs[i] = l
 	}
 	return lg
+}
+
+// rawGroup is logGroup as ingest reads it: the LogGroupList bytes SLS
+// sends, walked in place.
+func (g *generator) rawGroup() (slslog.Group, error) {
+	b, err := (&sls.LogGroupList{LogGroups: []*sls.LogGroup{g.logGroup()}}).Marshal()
+	if err != nil {
+		return slslog.Group{}, err
+	}
+	gs, err := slslog.Groups(b, "")
+	if err != nil {
+		return slslog.Group{}, err
+	}
+	return gs[0], nil
 }

@@ -70,7 +70,10 @@ func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (floa
 		return 0, err
 	}
 	b := &ingest.Batcher{Store: store.New(rdb, time.Hour), Parse: natlog.Parse}
-	lg := g.logGroup()
+	lg, err := g.rawGroup()
+	if err != nil {
+		return 0, err
+	}
 	if profile != "" {
 		f, err := os.Create(profile)
 		if err != nil {
@@ -81,7 +84,7 @@ func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (floa
 	}
 	cpu0 := redisCPU(ctx, rdb)
 	start := time.Now()
-	if err := b.Add(ctx, lg); err != nil {
+	if err := b.Add(ctx, &lg); err != nil {
 		return 0, err
 	}
 	if err := b.Flush(ctx); err != nil {

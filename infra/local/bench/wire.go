@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
+	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
+	"github.com/ndrtrace/ndrtrace/shared/ingest"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/natlog"
+	"github.com/ndrtrace/ndrtrace/shared/slslog"
+)
+
+// The end-to-end ingest figures read the records as a gateway's logstore
+// holds them: log groups of 1,000 records over 4 shards, cut into 20 trigger
+// ranges, 2 of them in flight (what the issue measured).
+const (
+	e2eShards      = 4
+	e2eGroupSize   = 1000
+	rangesPerShard = 5
+	inFlight       = 2
+	e2eProject     = "bench"
+	e2eLogstore    = "nat-sessions"
+)
+
+// triggerRange is one trigger invocation's cursor range.
+type triggerRange struct {
+	shard      int
+	begin, end string
+	records    int
+}
+
+// loadShards writes the generator's records into the emulator's logstore
+// and cuts each shard's groups into rangesPerShard ranges.
+func loadShards(lc *cloud.Cloud, g *generator) ([]triggerRange, error) {
+	lc.SLS.CreateProject(e2eProject)
+	lc.SLS.CreateLogstore(e2eProject, e2eLogstore, e2eShards, 7)
+	type cut struct {
+		cursors []string // cursor before each group, then the end
+		records []int
+	}
+	shards := make([]cut, e2eShards)
+	t := uint32(g.base + 600)
+	for i, n := 0, 0; i < len(g.records); i, n = i+e2eGroupSize, n+1 {
+		recs := g.records[i:min(i+e2eGroupSize, len(g.records))]
+		lg := &sls.LogGroup{Logs: make([]*sls.Log, len(recs))}
+		for j, r := range recs {
+			l := &sls.Log{Time: &t, Contents: make([]*sls.LogContent, len(r))}
+			for k := range r {
+				l.Contents[k] = &sls.LogContent{Key: &r[k].Key, Value: &r[k].Value}
+			}
+			lg.Logs[j] = l
+		}
+		sh := &shards[n%e2eShards]
+		b, e, err := lc.SLS.Append(e2eProject, e2eLogstore, n%e2eShards, lg)
+		if err != nil {
+			return nil, err
+		}
+		if len(sh.cursors) == 0 {
+			sh.cursors = append(sh.cursors, b)
+		}
+		sh.cursors = append(sh.cursors, e)
+		sh.records = append(sh.records, len(recs))
+	}
+	var out []triggerRange
+	for s, sh := range shards {
+		groups := len(sh.records)
+		for k := 0; k < rangesPerShard; k++ {
+			from, to := groups*k/rangesPerShard, groups*(k+1)/rangesPerShard
+			if from == to {
+				continue
+			}
+			r := triggerRange{shard: s, begin: sh.cursors[from], end: sh.cursors[to]}
+			for _, n := range sh.records[from:to] {
+				r.records += n
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// eachRange runs fn over the ranges, inFlight at a time, and returns the
+// wall time of the whole.
+func eachRange(ranges []triggerRange, fn func(worker int, r triggerRange) error) (time.Duration, error) {
+	start := time.Now()
+	next := make(chan triggerRange)
+	errs := make(chan error, inFlight)
+	var wg sync.WaitGroup
+	for w := range inFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range next {
+				if err := fn(w, r); err != nil {
+					errs <- err
+					for range next {
+					}
+					return
+				}
+			}
+		}()
+	}
+	for _, r := range ranges {
+		next <- r
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return time.Since(start), <-errs
+}
+
+// pullCeiling reads every range with the SDK: raw, the bytes only
+// (GetLogsBytesWithQuery: transport and decompression); otherwise decoded
+// into the SDK's structs (PullLogsWithQuery). Records per second.
+func pullCeiling(lc *cloud.Cloud, ranges []triggerRange, raw bool) (float64, error) {
+	total := 0
+	for _, r := range ranges {
+		total += r.records
+	}
+	var mu sync.Mutex
+	groups := 0
+	el, err := eachRange(ranges, func(_ int, r triggerRange) error {
+		c := lc.Client()
+		defer c.Close()
+		for cursor := r.begin; ; {
+			req := &sls.PullLogRequest{Project: e2eProject, Logstore: e2eLogstore, ShardID: r.shard, Cursor: cursor, EndCursor: r.end, LogGroupMaxCount: 100}
+			var next string
+			var n int
+			if raw {
+				_, plm, err := c.GetLogsBytesWithQuery(req)
+				if err != nil {
+					return err
+				}
+				next, n = plm.NextCursor, plm.Count
+			} else {
+				gl, plm, err := c.PullLogsWithQuery(req)
+				if err != nil {
+					return err
+				}
+				next, n = plm.NextCursor, len(gl.LogGroups)
+			}
+			mu.Lock()
+			groups += n
+			mu.Unlock()
+			if n == 0 || next == cursor || next == r.end || next == "" {
+				break
+			}
+			cursor = next
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if groups*e2eGroupSize < total {
+		return 0, fmt.Errorf("pulled %d groups, want %d records", groups, total)
+	}
+	return float64(total) / el.Seconds(), nil
+}
+
+// productEndToEnd has the compiled nat-ingest, one instance per range in
+// flight under the FC emulator, ingest every range into an empty Redis.
+// It returns records per second and the functions' CPU seconds.
+func productEndToEnd(ctx context.Context, rdb *redis.Client, fns []*fcemu.Runtime, ranges []triggerRange) (rate, cpu float64, err error) {
+	if err := rdb.FlushAll(ctx).Err(); err != nil { // marks would skip a replayed range
+		return 0, 0, err
+	}
+	total := 0
+	for _, r := range ranges {
+		total += r.records
+	}
+	cpu0 := functionCPU("nat-ingest")
+	el, err := eachRange(ranges, func(w int, r triggerRange) error {
+		res, err := fns[w].Invoke(ctx, triggerEvent(r))
+		if err != nil || res.Error != nil {
+			return fmt.Errorf("nat-ingest: %v %v", err, res.Error)
+		}
+		var s ingest.Summary
+		if err := json.Unmarshal(res.Payload, &s); err != nil || s.Mappings != r.records {
+			return fmt.Errorf("nat-ingest summary %s: %v", res.Payload, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return float64(total) / el.Seconds(), functionCPU("nat-ingest") - cpu0, nil
+}
+
+func triggerEvent(r triggerRange) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"parameter": map[string]any{},
+		"source": map[string]any{"endpoint": cloud.SLSEndpoint, "projectName": e2eProject, "logstoreName": e2eLogstore,
+			"shardId": r.shard, "beginCursor": r.begin, "endCursor": r.end},
+		"jobName": "ndrtrace-bench", "taskId": "bench", "cursorTime": time.Now().Unix(),
+	})
+	return b
+}
+
+// functionCPU is the CPU seconds (user + system) used so far by this
+// process's children running the named compiled function, from /proc.
+func functionCPU(name string) float64 {
+	self := strconv.Itoa(os.Getpid())
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var ticks float64
+	for _, d := range dirs {
+		exe, err := os.Readlink(d + "/exe")
+		if err != nil || !strings.Contains(exe, "/"+name+"/") && filepath.Base(exe) != name {
+			continue
+		}
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: state ppid ...
+		// utime is the 14th field of the line, stime the 15th.
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+2:])
+		f := strings.Fields(rest)
+		if len(f) < 13 || f[1] != self {
+			continue
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		s, _ := strconv.ParseFloat(f[12], 64)
+		ticks += u + s
+	}
+	return ticks / 100 // USER_HZ
+}
+
+// readParse is read + parse without Redis on one goroutine: the records'
+// LogGroupList bytes split into groups and every record parsed, by the raw
+// walk or by the SDK's decoding. Records per second and heap allocations
+// per record, best of 3.
+func readParse(g *generator, raw bool) (rate, allocs float64, err error) {
+	t := uint32(g.base + 600)
+	gl := &sls.LogGroupList{}
+	for i := 0; i < len(g.records); i += e2eGroupSize {
+		recs := g.records[i:min(i+e2eGroupSize, len(g.records))]
+		lg := &sls.LogGroup{}
+		for _, r := range recs {
+			l := &sls.Log{Time: &t}
+			for k := range r {
+				l.Contents = append(l.Contents, &sls.LogContent{Key: &r[k].Key, Value: &r[k].Value})
+			}
+			lg.Logs = append(lg.Logs, l)
+		}
+		gl.LogGroups = append(gl.LogGroups, lg)
+	}
+	page, err := gl.Marshal()
+	if err != nil {
+		return 0, 0, err
+	}
+	gl = nil
+	fields := make([]mapping.Field, 0, 32)
+	batch := make([]mapping.Mapping, 0, ingest.BatchSize)
+	for range 3 {
+		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		start := time.Now()
+		var groups []slslog.Group
+		if raw {
+			if groups, err = slslog.Groups(page, ""); err != nil {
+				return 0, 0, err
+			}
+		} else {
+			dec, err := sls.LogsBytesDecode(page)
+			if err != nil {
+				return 0, 0, err
+			}
+			for _, lg := range dec.LogGroups {
+				groups = append(groups, slslog.FromSDK(lg))
+			}
+		}
+		n := 0
+		for i := range groups {
+			logs := groups[i].Logs()
+			for {
+				f, lt, ok := logs.Next(fields)
+				if !ok {
+					break
+				}
+				fields = f
+				if m, r := natlog.Parse(f, "", lt); r == "" {
+					if batch = append(batch, m); len(batch) == cap(batch) {
+						clear(batch)
+						batch = batch[:0]
+					}
+					n++
+				}
+			}
+		}
+		el := time.Since(start)
+		runtime.ReadMemStats(&ms1)
+		if n != len(g.records) {
+			return 0, 0, fmt.Errorf("parsed %d of %d records", n, len(g.records))
+		}
+		if v := float64(n) / el.Seconds(); v > rate {
+			rate = v
+			allocs = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
+		}
+	}
+	return rate, allocs, nil
+}
