@@ -4,8 +4,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -235,7 +237,7 @@ func (w *write) claim() error {
 		expiring[g] = w.expire(pipe, slotID{k, countLevel, 0}, key)
 	}
 	w.s.expires.mu.Unlock()
-	if err := execAll(w.ctx, pipe); err != nil {
+	if err := w.s.execAll(w.ctx, pipe); err != nil {
 		return fmt.Errorf("count %d buckets: %w", len(w.groups), err)
 	}
 	for _, g := range w.groups {
@@ -322,7 +324,7 @@ func (w *write) append() error {
 		out = append(out, sent{cmd, key, 3, w.expire(pipe, slotID{groupKey{egress: e}, metaLevel, 0}, key)})
 	}
 	w.s.expires.mu.Unlock()
-	if err := execAll(w.ctx, pipe); err != nil {
+	if err := w.s.execAll(w.ctx, pipe); err != nil {
 		return fmt.Errorf("write %d mappings to %d slots: %w", len(w.ms), len(w.order), err)
 	}
 	for _, o := range out {
@@ -359,7 +361,7 @@ func (s *Store) finish(ctx context.Context, unexpired []string, metas map[mappin
 		wake = appendEgress(wake[:0], e)
 		pipe.Publish(ctx, WakeChannel, string(wake))
 	}
-	if err := execAll(ctx, pipe); err != nil {
+	if err := s.execAll(ctx, pipe); err != nil {
 		return fmt.Errorf("mark %d log groups: %w", len(marks), err)
 	}
 	return nil
@@ -371,7 +373,7 @@ func (s *Store) life() time.Duration { return s.ttl + s.refresh }
 // execAll runs a pipeline and checks every command, not only the first
 // that failed (Exec's error): on a cluster, each node's share runs on its
 // own, and any of them may fail. redis.Nil is an answer, not a failure.
-func execAll(ctx context.Context, pipe redis.Pipeliner) error {
+func (s *Store) execAll(ctx context.Context, pipe redis.Pipeliner) error {
 	cmds, err := pipe.Exec(ctx)
 	failed, first := 0, error(nil)
 	for _, c := range cmds {
@@ -388,7 +390,25 @@ func execAll(ctx context.Context, pipe redis.Pipeliner) error {
 	if first == nil {
 		return nil
 	}
+	s.lost(ctx, first)
 	return fmt.Errorf("%d of %d commands failed: %w", failed, len(cmds), first)
+}
+
+// lost reacts to a failure that is not Redis's answer (a refused or broken
+// connection): on a cluster, the node may be gone and its replica promoted,
+// so the slot map is read again at once. go-redis would otherwise keep
+// sending those slots to the dead node until its periodic reload (seen: 55
+// s after a promotion), and every retried ingest and waiting trace with it.
+func (s *Store) lost(ctx context.Context, err error) {
+	cc, ok := s.rdb.(*redis.ClusterClient)
+	if !ok || ctx.Err() != nil {
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) && !strings.HasPrefix(reply.Error(), "CLUSTERDOWN") {
+		return // Redis answered: the node is there
+	}
+	cc.ReloadState(ctx)
 }
 
 // GroupMark is the key that marks one log group (by its cursor in a shard)
@@ -488,7 +508,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 			metas[b.egress] = pipe.HGetAll(ctx, metaKey(kb, b.egress))
 		}
 	}
-	if err := execAll(ctx, pipe); err != nil {
+	if err := s.execAll(ctx, pipe); err != nil {
 		return nil, fmt.Errorf("read %d bucket counts: %w", len(counts), err)
 	}
 
@@ -524,7 +544,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 			}
 		}
 	}
-	if err := execAll(ctx, pipe); err != nil {
+	if err := s.execAll(ctx, pipe); err != nil {
 		return nil, fmt.Errorf("read %d slots: %w", len(reads), err)
 	}
 

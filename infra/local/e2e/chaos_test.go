@@ -67,6 +67,7 @@ func retrying(rt *fcemu.Runtime, r triggerRange, failures *atomic.Int64) error {
 
 func TestChaos(t *testing.T) {
 	t.Run("redis killed mid-ingest", chaosRedisKilled)
+	t.Run("cluster master failover", chaosClusterFailover)
 	t.Run("sls errors mid-range", chaosSLSErrors)
 	t.Run("deadline mid-range", chaosDeadline)
 	t.Run("same range twice at once", chaosConcurrentRange)
@@ -111,6 +112,142 @@ func chaosRedisKilled(t *testing.T) {
 	v := s.check(fns.trace, s.sc.Alerts)
 	report(t, fmt.Sprintf("redis-server SIGKILLed after %d of %d ranges, restarted from its AOF 5s later", len(s.ranges)/3, len(s.ranges)),
 		fmt.Sprintf("%d failed invocations retried until they succeeded; every alert's answer", failures.Load()), v)
+}
+
+// In a Redis Cluster of three masters with a replica each, the master of
+// the wake channel's slot is killed half-way through ingest, while traces
+// wait for their mappings; its replica takes over. Ingest retries until
+// the cluster answers again; the waiting traces keep waiting through the
+// failover and answer from what has landed; afterwards every answer equals
+// the rules'.
+func chaosClusterFailover(t *testing.T) {
+	ctx := context.Background()
+	s := chaosScenario(t, 20, 4)
+	cl, err := redisd.StartClusterWithReplicas(ctx, 3, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Stop()
+	env := map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(cl.Addrs(), ",")}
+	fns := startFunctions(t, env, time.Minute)
+	waitEnv := map[string]string{"TRACE_MAX_WAIT": "90s"}
+	for k, v := range env {
+		waitEnv[k] = v
+	}
+	waiting := startFunctions(t, waitEnv, 3*time.Minute)
+
+	// Traces of alerts the logs will explain, waiting before any record
+	// is ingested.
+	var expected []oracle.Alert
+	for _, a := range s.sc.Alerts {
+		if s.sc.Expect(a).Status != "untraced" && len(expected) < 200 {
+			expected = append(expected, a)
+		}
+	}
+	type batch struct {
+		alerts  []oracle.Alert
+		results []alert.Result
+		err     error
+	}
+	batches := make(chan batch, 4)
+	for i := 0; i < len(expected); i += 50 {
+		part := expected[i:min(i+50, len(expected))]
+		go func() {
+			res, err := waiting.trace.Invoke(ctx, batchBody(part))
+			b := batch{alerts: part, err: err}
+			if err == nil && res.Error != nil {
+				b.err = fmt.Errorf("%s", res.Error.Message)
+			}
+			if b.err == nil {
+				var out struct{ Results []alert.Result }
+				b.err = json.Unmarshal(res.Payload, &out)
+				b.results = out.Results
+			}
+			batches <- b
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // the traces are waiting
+
+	// The first half of each shard's ranges, then the kill, then the rest.
+	var first, rest []triggerRange
+	seen := map[string]int{}
+	perShard := map[string]int{}
+	for _, r := range s.ranges {
+		perShard[fmt.Sprint(r.logstore, r.shard)]++
+	}
+	for _, r := range s.ranges {
+		k := fmt.Sprint(r.logstore, r.shard)
+		if seen[k] < perShard[k]/2 {
+			first = append(first, r)
+		} else {
+			rest = append(rest, r)
+		}
+		seen[k]++
+	}
+	var failures atomic.Int64
+	phase := func(rs []triggerRange) {
+		part := *s
+		part.ranges = rs
+		if err := part.eachShard(func(_ *rand.Rand, r triggerRange) error { return retrying(s.ingestFn(fns, r), r, &failures) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phase(first)
+	victim, err := cl.Master(ctx, "ndr:wake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.WaitReplicated(ctx); err != nil {
+		t.Fatal(err)
+	}
+	victim.Kill()
+	phase(rest)
+
+	wrong := 0
+	for range (len(expected) + 49) / 50 {
+		b := <-batches
+		if b.err != nil || len(b.results) != len(b.alerts) {
+			t.Fatalf("a waiting trace: %v (%d results for %d alerts)", b.err, len(b.results), len(b.alerts))
+		}
+		for i, a := range b.alerts {
+			// A waiting trace answers with what has landed when it looks:
+			// the endpoints it names all fit, and it names at least one.
+			got, want := answerOf(b.results[i]), s.sc.Expect(a)
+			ok := (got.Status == "traced" || got.Status == "ambiguous") && len(got.Endpoints) > 0
+			for _, e := range got.Endpoints {
+				ok = ok && slices.Contains(want.Endpoints, e)
+			}
+			if !ok {
+				wrong++
+				if wrong <= 3 {
+					t.Errorf("waiting alert %s: %q (reason %q), rules %q", a.ID, got, b.results[i].Reason, want)
+				}
+			}
+		}
+	}
+	if wrong > 0 {
+		t.Fatalf("%d of %d waiting traces answered wrongly across the failover", wrong, len(expected))
+	}
+	// Every answer, from a trace instance with a 3 s wall (the untraced wait
+	// it out; a lookup that meets a node mid-failover is retried).
+	after := startFunctions(t, map[string]string{"REDIS_CLUSTER_ADDRS": env["REDIS_CLUSTER_ADDRS"], "TRACE_MAX_WAIT": "3s"}, time.Minute)
+	v := s.check(after.trace, s.sc.Alerts)
+	report(t, fmt.Sprintf("SIGKILL of the master %s (the wake channel's slot) after %d of %d ranges; its replica promoted after the 1 s node timeout", victim.Addr, len(first), len(s.ranges)),
+		fmt.Sprintf("%d failed invocations retried until the cluster answered; %d traces waiting through the failover each named fitting endpoints; every alert's answer afterwards", failures.Load(), len(expected)), v)
+}
+
+// batchBody renders alerts as one batch.
+func batchBody(alerts []oracle.Alert) []byte {
+	var body bytes.Buffer
+	body.WriteString(`{"alerts":[`)
+	for i, a := range alerts {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(a.JSON())
+	}
+	body.WriteString(`]}`)
+	return body.Bytes()
 }
 
 // PullLogs answers 500, 502 and ReadQuotaExceed in the middle of ranges:
@@ -259,16 +396,7 @@ func chaosResultsFailing(t *testing.T) {
 
 	// Over HTTP, the response says the results were not recorded.
 	some := s.sc.Alerts[:20]
-	var body bytes.Buffer
-	body.WriteString(`{"alerts":[`)
-	for i, a := range some {
-		if i > 0 {
-			body.WriteByte(',')
-		}
-		body.Write(a.JSON())
-	}
-	body.WriteString(`]}`)
-	res := invoke(t, tr, fcemu.HTTPEvent(fcemu.HTTPRequest{Method: http.MethodPost, Path: "/", Body: body.Bytes(),
+	res := invoke(t, tr, fcemu.HTTPEvent(fcemu.HTTPRequest{Method: http.MethodPost, Path: "/", Body: batchBody(some),
 		Headers: map[string]string{"Content-Type": "application/json"}}))
 	if res.Error != nil {
 		t.Fatalf("trace over HTTP: %v", res.Error)
