@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
 	"github.com/ndrtrace/ndrtrace/shared/alert"
 	"github.com/ndrtrace/ndrtrace/shared/egress"
 	"github.com/ndrtrace/ndrtrace/shared/inventory"
@@ -103,5 +104,40 @@ func TestBatchReadsTheInventoryOnceAndNamesInOneRoundTrip(t *testing.T) {
 	}
 	if rt.count["ndr:inv:ip:"] != 1 || rt.count["ndr:ah:"] != 1 {
 		t.Fatalf("round trips: %v, want one for the inventory and one for naming", rt.count)
+	}
+}
+
+// An inventory that stops answering (its Redis paused for 30 s) costs a
+// batch its coverage, not its wall: the alerts come back as errors, with
+// the alert, once the wait's deadline passes.
+func TestStalledInventoryAnswersByTheWall(t *testing.T) {
+	fresh(t)
+	srv, err := redisd.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	stalled := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: time.Minute})
+	defer stalled.Close()
+	inv := inventory.New(stalled)
+	mustReplace(t, inv, natAsset())
+	if err := stalled.Do(ctx, "CLIENT", "PAUSE", "30000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	tr := &trace.Tracer{Store: store.New(rdb, time.Hour), Book: inv.WithFallback(egress.Static{}), Coverage: inv,
+		Assets: &inventory.Resolver{Inv: inv}, Config: trace.Config{MaxWait: time.Second, Skew: time.Minute}}
+	a := &alert.Alert{ID: "stalled", Time: since.Add(time.Hour), Raw: []byte(`{"alert_id":"stalled"}`),
+		Tuple: tuple.FiveTuple{Proto: tuple.TCP, Src: tuple.Endpoint{Addr: eipNAT, Port: 1}, Dst: tuple.Endpoint{Addr: remote, Port: 443}}}
+	done := make(chan []alert.Result, 1)
+	start := time.Now()
+	go func() { done <- tr.Trace(ctx, []*alert.Alert{a}) }()
+	select {
+	case rs := <-done:
+		if r := rs[0]; r.Status != alert.Error || !strings.Contains(r.Reason, "coverage check failed") || string(r.Alert) != string(a.Raw) {
+			t.Fatalf("%+v", r)
+		}
+		t.Logf("answered after %s", time.Since(start))
+	case <-time.After(10 * time.Second): // the pause lasts 30 s
+		t.Fatal("the trace waited for the stalled inventory")
 	}
 }

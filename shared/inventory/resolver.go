@@ -114,7 +114,14 @@ func (r *Resolver) Name(ctx context.Context, ns []trace.Naming) {
 	for vpc, fields := range byVPC {
 		hist[vpc] = pipe.HMGet(ctx, historyKey(vpc), fields...)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	err := trace.Within(ctx, func() error {
+		_, err := pipe.Exec(ctx)
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		for _, t := range todo {
 			t.n.Why = "reading the address history failed: " + err.Error()
 		}
@@ -187,8 +194,8 @@ func (r *Resolver) Name(ctx context.Context, ns []trace.Naming) {
 			pipe.Set(ctx, eniKey(j.vpc, j.ip), v, ttl)
 		}
 	}
-	// The answers stand even if caching them fails.
-	_, _ = pipe.Exec(ctx)
+	// The answers stand even if caching them fails (or stalls).
+	_ = trace.Within(ctx, func() error { _, err := pipe.Exec(ctx); return err })
 	for _, t := range todo {
 		if t.job < 0 {
 			continue

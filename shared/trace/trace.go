@@ -140,7 +140,7 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 	}
 	results := make([]alert.Result, len(alerts))
 	ctx = context.WithValue(ctx, memoKey{}, &sync.Map{})
-	plans := t.prepare(ctx, alerts, results, cfg)
+	plans := t.prepare(ctx, alerts, results, cfg, deadline)
 	// Instances are named once every answer is in, for the whole batch.
 	defer func() { t.name(ctx, alerts, results, deadline, cfg) }()
 	var waiting []*pending
@@ -359,10 +359,13 @@ func BatchMemo(ctx context.Context) *sync.Map {
 // answered at once gets its result and a nil plan. The inventory of the
 // whole batch is read first, in one round trip (Prefetcher), so that the
 // per-alert checks and lookups find everything in the batch's memo.
-func (t *Tracer) prepare(ctx context.Context, alerts []*alert.Alert, results []alert.Result, cfg Config) []*pending {
+func (t *Tracer) prepare(ctx context.Context, alerts []*alert.Alert, results []alert.Result, cfg Config, deadline time.Time) []*pending {
 	plans := make([]*pending, len(alerts))
-	// Once the coverage store fails, the rest of the batch fails fast.
-	failed := t.prefetch(ctx, alerts)
+	// Once the coverage store fails, the rest of the batch fails fast. A
+	// store that does not answer by the wait's deadline has failed.
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	failed := Within(pctx, func() error { return t.prefetch(pctx, alerts) })
 	for i, a := range alerts {
 		r := &results[i]
 		*r = alert.Result{AlertID: a.ID, Alert: a.Raw}
@@ -426,6 +429,24 @@ func (t *Tracer) prefetch(ctx context.Context, alerts []*alert.Alert) error {
 		}
 	}
 	return nil
+}
+
+// Within runs f and returns its error, or ctx's as soon as ctx ends, even
+// if f is still running (it then finishes on its own). Redis clients only
+// honour a context's deadline between commands, not on a stalled read: a
+// wait that must hold a wall does not rest on them.
+func Within(ctx context.Context, f func() error) error {
+	if ctx.Done() == nil {
+		return f()
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("no answer in time: %w", ctx.Err())
+	}
 }
 
 // jitter spreads retries of many concurrent traces over [d/2, d].
