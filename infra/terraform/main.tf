@@ -69,8 +69,11 @@ resource "alicloud_kvstore_instance" "this" {
   payment_type     = "PostPaid"
   zone_id          = var.zone_id
   vswitch_id       = alicloud_vswitch.this.id
-  password         = var.redis_password
-  vpc_auth_mode    = "Open" # password required
+  password         = var.redis_password # the default (administrator) account
+  vpc_auth_mode    = "Open"             # a password is required
+  # TLS only: the functions connect with rediss:// and check the instance's
+  # certificate against REDIS_CA_CERT (the instance's CA, from the console).
+  ssl_enable = "Enable"
   # Only the functions' vSwitch may connect.
   security_ips = [var.vswitch_cidr]
   config = {
@@ -83,6 +86,18 @@ resource "alicloud_kvstore_instance" "this" {
     appendonly       = "no"
   }
   tags = var.tags
+}
+
+# The functions' own account: read and write, no administration. Tair
+# accounts cannot be narrowed to commands and key patterns; a self-managed
+# Redis gets the ACL of config.RedisACL (README, Redis).
+resource "alicloud_kvstore_account" "ndrtrace" {
+  instance_id       = alicloud_kvstore_instance.this.id
+  account_name      = "ndrtrace"
+  account_password  = var.redis_user_password
+  account_privilege = "RoleReadWrite"
+  account_type      = "Normal"
+  description       = "ndrtrace functions"
 }
 
 # --- SLS: the evidence (NAT and LB logs), the results, the functions' logs ---

@@ -19,7 +19,8 @@ locals {
     role_arn   = "acs:ram::${id}:role/${var.member_role_name}"
     regions    = length(var.member_regions) > 0 ? var.member_regions : [var.region]
   }]))
-  redis_url = "redis://:${urlencode(var.redis_password)}@${alicloud_kvstore_instance.this.connection_domain}:6379/0"
+  # TLS (ssl_enable) and the functions' own account.
+  redis_url = "rediss://${alicloud_kvstore_account.ndrtrace.account_name}:${urlencode(var.redis_user_password)}@${alicloud_kvstore_instance.this.connection_domain}:6379/0"
 
   s_env = merge({
     REGION                     = var.region

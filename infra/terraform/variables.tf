@@ -108,12 +108,22 @@ variable "redis_engine_version" {
 }
 
 variable "redis_password" {
-  description = "Password of the Redis instance (8-32 characters, three of: upper case, lower case, digits, !@#$%^&*()_+-=). Pass it with TF_VAR_redis_password; never write it in a file."
+  description = "Password of the Redis instance's default (administrator) account, which the functions do not use (8-32 characters, three of: upper case, lower case, digits, !@#$%^&*()_+-=). Pass it with TF_VAR_redis_password; never write it in a file."
   type        = string
   sensitive   = true
   validation {
     condition     = length(var.redis_password) >= 8 && length(var.redis_password) <= 32
     error_message = "redis_password must be 8 to 32 characters long."
+  }
+}
+
+variable "redis_user_password" {
+  description = "Password of the functions' Redis account, ndrtrace (8-32 characters, three of: upper case, lower case, digits, !@#$%^&*()_+-=). Pass it with TF_VAR_redis_user_password; never write it in a file. It goes into REDIS_URL."
+  type        = string
+  sensitive   = true
+  validation {
+    condition     = length(var.redis_user_password) >= 8 && length(var.redis_user_password) <= 32
+    error_message = "redis_user_password must be 8 to 32 characters long."
   }
 }
 

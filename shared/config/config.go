@@ -3,6 +3,7 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -14,8 +15,12 @@ import (
 
 // Config is the environment of every function.
 type Config struct {
-	RedisURL      string
-	ClusterAddrs  []string
+	RedisURL     string
+	ClusterAddrs []string
+	// RedisCA is the pool of REDIS_CA_CERT, the certificate authority of a
+	// rediss:// server (a managed instance's CA is not a public one); nil:
+	// the system's roots.
+	RedisCA       *x509.CertPool
 	MappingTTL    time.Duration
 	TraceMaxWait  time.Duration
 	TimeSkew      time.Duration
@@ -53,6 +58,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.RedisURL == "" && len(c.ClusterAddrs) == 0 {
 		return c, errors.New("REDIS_URL is required (or REDIS_CLUSTER_ADDRS for a Redis Cluster)")
 	}
+	if pem := getenv("REDIS_CA_CERT"); pem != "" {
+		c.RedisCA = x509.NewCertPool()
+		if !c.RedisCA.AppendCertsFromPEM([]byte(pem)) {
+			return c, errors.New("REDIS_CA_CERT holds no PEM certificate")
+		}
+	}
 	var err error
 	for _, d := range []struct {
 		name string
@@ -80,29 +91,53 @@ func duration(getenv func(string) string, name string, def time.Duration) (time.
 
 // Redis builds the client: a Redis Cluster client when REDIS_CLUSTER_ADDRS is
 // set (credentials and TLS then come from REDIS_URL, if given), a single
-// server client otherwise.
+// server client otherwise. rediss:// turns TLS on (1.2 at least), verified
+// against REDIS_CA_CERT when set.
 func (c Config) Redis() (redis.UniversalClient, error) {
-	var opt *redis.Options
-	if c.RedisURL != "" {
-		var err error
-		if opt, err = redis.ParseURL(c.RedisURL); err != nil {
-			// The URL may hold a password: never echo it.
-			return nil, errors.New("REDIS_URL is not a redis:// or rediss:// URL")
-		}
-	}
 	if len(c.ClusterAddrs) > 0 {
-		co := &redis.ClusterOptions{Addrs: c.ClusterAddrs}
-		if opt != nil {
-			co.Username, co.Password, co.TLSConfig = opt.Username, opt.Password, opt.TLSConfig
+		co, err := c.clusterOptions()
+		if err != nil {
+			return nil, err
 		}
-		tune(&co.PoolSize, &co.ReadTimeout, &co.WriteTimeout)
 		return redis.NewClusterClient(co), nil
 	}
-	tune(&opt.PoolSize, &opt.ReadTimeout, &opt.WriteTimeout)
-	if opt.TLSConfig != nil && opt.TLSConfig.MinVersion == 0 {
-		opt.TLSConfig.MinVersion = tls.VersionTLS12
+	opt, err := c.urlOptions()
+	if err != nil {
+		return nil, err
 	}
+	tune(&opt.PoolSize, &opt.ReadTimeout, &opt.WriteTimeout)
 	return redis.NewClient(opt), nil
+}
+
+func (c Config) urlOptions() (*redis.Options, error) {
+	opt, err := redis.ParseURL(c.RedisURL)
+	if err != nil {
+		// The URL may hold a password: never echo it.
+		return nil, errors.New("REDIS_URL is not a redis:// or rediss:// URL")
+	}
+	if t := opt.TLSConfig; t != nil {
+		t.MinVersion = max(t.MinVersion, tls.VersionTLS12)
+		t.RootCAs = c.RedisCA
+	}
+	return opt, nil
+}
+
+func (c Config) clusterOptions() (*redis.ClusterOptions, error) {
+	co := &redis.ClusterOptions{Addrs: c.ClusterAddrs}
+	if c.RedisURL != "" {
+		opt, err := c.urlOptions()
+		if err != nil {
+			return nil, err
+		}
+		co.Username, co.Password, co.TLSConfig = opt.Username, opt.Password, opt.TLSConfig
+		if co.TLSConfig != nil {
+			// ParseURL names the URL's host; each node must be checked
+			// against its own address, which an empty name makes tls do.
+			co.TLSConfig.ServerName = ""
+		}
+	}
+	tune(&co.PoolSize, &co.ReadTimeout, &co.WriteTimeout)
+	return co, nil
 }
 
 // tune sets timeouts that fit large pipelines of a batch.

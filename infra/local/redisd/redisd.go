@@ -22,9 +22,11 @@ import (
 
 // Server is a running redis-server child process.
 type Server struct {
-	Addr string
-	cmd  *exec.Cmd
-	dir  string
+	Addr      string
+	cmd       *exec.Cmd
+	dir       string
+	extraDirs []string
+	admin     *redis.Options // how the harness reaches it
 }
 
 // Binary finds redis-server: $REDIS_SERVER, then PATH, then Debian's path.
@@ -44,20 +46,11 @@ func Binary() (string, error) {
 // Start launches redis-server with extra config directives ("maxmemory 1gb")
 // and waits until it answers PING.
 func Start(ctx context.Context, directives ...string) (*Server, error) {
-	bin, err := Binary()
-	if err != nil {
-		return nil, err
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "ndrtrace-redis-")
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no", "--loglevel", "warning"}
+	args := []string{"--port", strconv.Itoa(port)}
 	for _, d := range directives {
 		f := strings.Fields(d)
 		if len(f) > 0 {
@@ -65,6 +58,22 @@ func Start(ctx context.Context, directives ...string) (*Server, error) {
 		}
 		args = append(args, f...)
 	}
+	return start(ctx, &redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), MaxRetries: -1}, args)
+}
+
+// start runs redis-server with args after the common ones, and waits until
+// a client with opts gets an answer to PING.
+func start(ctx context.Context, opts *redis.Options, args []string) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "ndrtrace-redis-")
+	if err != nil {
+		return nil, err
+	}
+	args = append([]string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--daemonize", "no", "--loglevel", "warning"}, args...)
 	cmd := exec.Command(bin, args...)
 	var out bytes.Buffer // shown only when the server fails to come up
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -72,8 +81,8 @@ func Start(ctx context.Context, directives ...string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, dir: dir}
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	s := &Server{Addr: opts.Addr, cmd: cmd, dir: dir, admin: opts}
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -98,6 +107,9 @@ func (s *Server) Stop() {
 		s.cmd.Wait()
 	}
 	os.RemoveAll(s.dir)
+	for _, d := range s.extraDirs {
+		os.RemoveAll(d)
+	}
 }
 
 func freePort() (int, error) {
