@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
 	"github.com/ndrtrace/ndrtrace/shared/tuple"
@@ -179,8 +180,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte(`{"alerts":[` + good + `,{}]}`))
 	f.Add([]byte(`not json`))
+	f.Add([]byte(`{"alerts":[{"alert_id":"a","alert_id":"b"}],"alerts":[]}`))
+	f.Add([]byte(`{"alert_id":"a\ud800","time":100000000000000000000}`))
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		items, _ := Decode(body)
+		items, _ := DecodeAt(body, now)
 		if len(items) == 0 && !json.Valid(body) {
 			t.Fatal("no item for a non-JSON body")
 		}
@@ -191,8 +195,14 @@ func FuzzDecode(f *testing.F) {
 			var raw json.RawMessage
 			if it.Alert != nil {
 				raw = it.Alert.Raw
-				if it.Alert.ID == "" {
-					t.Fatal("valid alert without id")
+				if it.Alert.ID == "" || !utf8.ValidString(it.Alert.ID) {
+					t.Fatalf("valid alert with id %q", it.Alert.ID)
+				}
+				if it.Alert.Time.Before(EarliestTime) || it.Alert.Time.After(now.Add(MaxAhead)) {
+					t.Fatalf("time %v accepted", it.Alert.Time)
+				}
+				if len(raw) > MaxAlertBytes {
+					t.Fatal("oversized alert accepted")
 				}
 			} else {
 				raw = it.Invalid.Raw

@@ -32,9 +32,16 @@ type DuplicateKeyError struct {
 
 func (e *DuplicateKeyError) Error() string { return fmt.Sprintf("duplicate key %q", e.Name()) }
 
-// Name is the key with its path, dotted: "src_ip", "detail.port".
+// Name is the key with its path, dotted: "src_ip", "detail.port"; an empty
+// key is written "".
 func (e *DuplicateKeyError) Name() string {
-	return strings.Join(append(append([]string(nil), e.Path...), e.Key), ".")
+	parts := append(append([]string(nil), e.Path...), e.Key)
+	for i, p := range parts {
+		if p == "" {
+			parts[i] = `""`
+		}
+	}
+	return strings.Join(parts, ".")
 }
 
 // Check reads one JSON value (whitespace around it allowed). It returns a
