@@ -9,10 +9,11 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/app"
 	"github.com/ndrtrace/ndrtrace/shared/ingest"
 	"github.com/ndrtrace/ndrtrace/shared/lblog"
+	"github.com/ndrtrace/ndrtrace/shared/pending"
 )
 
 func main() {
 	a := app.Must()
-	h := &ingest.Handler{Store: a.Store, Parse: lblog.Parse}
+	h := &ingest.Handler{Store: a.Store, Parse: lblog.Parse, Written: pending.New(a, nil).Written}
 	fc.Start(h.Handle)
 }

@@ -8,10 +8,11 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/app"
 	"github.com/ndrtrace/ndrtrace/shared/ingest"
 	"github.com/ndrtrace/ndrtrace/shared/natlog"
+	"github.com/ndrtrace/ndrtrace/shared/pending"
 )
 
 func main() {
 	a := app.Must()
-	h := &ingest.Handler{Store: a.Store, Parse: natlog.Parse}
+	h := &ingest.Handler{Store: a.Store, Parse: natlog.Parse, Written: pending.New(a, nil).Written}
 	fc.Start(h.Handle)
 }

@@ -13,6 +13,12 @@ locals {
         Action   = ["log:GetCursorOrData"]
         Resource = [local.logstore_arn.nat]
       },
+      {
+        # PutLogs of the late results its records resolve.
+        Effect   = "Allow"
+        Action   = ["log:PostLogStoreLogs"]
+        Resource = [local.logstore_arn.results]
+      },
     ]
 
     "lb-ingest" = [
@@ -20,6 +26,11 @@ locals {
         Effect   = "Allow"
         Action   = ["log:GetCursorOrData"]
         Resource = [local.logstore_arn.alb, local.logstore_arn.clb]
+      },
+      {
+        Effect   = "Allow"
+        Action   = ["log:PostLogStoreLogs"]
+        Resource = [local.logstore_arn.results]
       },
     ]
 

@@ -39,14 +39,22 @@ type Asset struct {
 
 // Result is what an alert gets back, and what is recorded.
 type Result struct {
-	AlertID    string          `json:"alert_id"`
-	Status     Status          `json:"status"`
-	Reason     string          `json:"reason,omitempty"`
-	WaitedMS   int64           `json:"waited_ms"`
-	Egress     *Egress         `json:"egress,omitempty"`
-	Asset      *Asset          `json:"asset,omitempty"`
-	Candidates []Asset         `json:"candidates,omitempty"`
-	Alert      json.RawMessage `json:"alert"`
+	AlertID    string  `json:"alert_id"`
+	Status     Status  `json:"status"`
+	Reason     string  `json:"reason,omitempty"`
+	WaitedMS   int64   `json:"waited_ms"`
+	Egress     *Egress `json:"egress,omitempty"`
+	Asset      *Asset  `json:"asset,omitempty"`
+	Candidates []Asset `json:"candidates,omitempty"`
+	// Late resolution (DESIGN.md): an untraced answer stays pending until
+	// PendingUntil (RFC 3339 UTC); a result an ingest resolved afterwards is
+	// Late, resolved at ResolvedAt; a correction names the status it
+	// Supersedes.
+	PendingUntil string          `json:"pending_until,omitempty"`
+	Late         bool            `json:"late,omitempty"`
+	ResolvedAt   string          `json:"resolved_at,omitempty"`
+	Supersedes   Status          `json:"supersedes,omitempty"`
+	Alert        json.RawMessage `json:"alert"`
 }
 
 // InvalidResult is the result of an alert that failed to decode.

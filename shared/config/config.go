@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type Config struct {
 	TimeSkew      time.Duration
 	WebhookSecret string
 	Results       Results
+	// LateWindow is how long an untraced alert stays pending (and a traced
+	// answer open to corrections); 0 turns late resolution off.
+	LateWindow time.Duration
+	// CallbackURL receives every late result and correction, when set.
+	CallbackURL string
 	// EgressAddresses is the static address book (JSON list) that stands in
 	// for the inventory: see package egress.
 	EgressAddresses string
@@ -49,6 +55,7 @@ func Load(getenv func(string) string) (Config, error) {
 		WebhookSecret:   getenv("WEBHOOK_SECRET"),
 		Results:         Results{getenv("RESULTS_ENDPOINT"), getenv("RESULTS_PROJECT"), getenv("RESULTS_LOGSTORE")},
 		EgressAddresses: getenv("EGRESS_ADDRESSES"),
+		CallbackURL:     getenv("CALLBACK_URL"),
 	}
 	for _, a := range strings.Split(getenv("REDIS_CLUSTER_ADDRS"), ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -69,9 +76,17 @@ func Load(getenv func(string) string) (Config, error) {
 		name string
 		def  time.Duration
 		dst  *time.Duration
-	}{{"MAPPING_TTL", time.Hour, &c.MappingTTL}, {"TRACE_MAX_WAIT", 90 * time.Second, &c.TraceMaxWait}, {"TIME_SKEW", time.Minute, &c.TimeSkew}} {
+	}{{"MAPPING_TTL", time.Hour, &c.MappingTTL}, {"TRACE_MAX_WAIT", 90 * time.Second, &c.TraceMaxWait}, {"TIME_SKEW", time.Minute, &c.TimeSkew},
+		{"TRACE_LATE_WINDOW", 30 * time.Minute, &c.LateWindow}} {
 		if *d.dst, err = duration(getenv, d.name, d.def); err != nil {
 			return c, err
+		}
+	}
+	if c.CallbackURL != "" {
+		u, err := url.Parse(c.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			// The URL may carry a token: never echo it.
+			return c, errors.New("CALLBACK_URL is not an http:// or https:// URL")
 		}
 	}
 	return c, nil

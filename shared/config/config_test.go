@@ -28,6 +28,45 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+func TestLateResolutionEnv(t *testing.T) {
+	base := map[string]string{"REDIS_URL": "redis://x"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{k: v}
+		for a, b := range base {
+			m[a] = b
+		}
+		return m
+	}
+	tests := []struct {
+		name   string
+		env    map[string]string
+		window time.Duration
+		url    string
+		bad    string
+	}{
+		{"defaults", base, 30 * time.Minute, "", ""},
+		{"off", with("TRACE_LATE_WINDOW", "0"), 0, "", ""},
+		{"window", with("TRACE_LATE_WINDOW", "2h"), 2 * time.Hour, "", ""},
+		{"bad window", with("TRACE_LATE_WINDOW", "-1m"), 0, "", "TRACE_LATE_WINDOW"},
+		{"callback", with("CALLBACK_URL", "https://ndr.example/late"), 30 * time.Minute, "https://ndr.example/late", ""},
+		{"bad callback", with("CALLBACK_URL", "ftp://tok3n@x/"), 0, "", "CALLBACK_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(tt.env))
+			if tt.bad != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.bad) || strings.Contains(err.Error(), "tok3n") {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil || c.LateWindow != tt.window || c.CallbackURL != tt.url {
+				t.Fatalf("%+v %v", c, err)
+			}
+		})
+	}
+}
+
 func TestRedisURLErrorHidesPassword(t *testing.T) {
 	c := Config{RedisURL: "http://user:s3cret@host"}
 	_, err := c.Redis()

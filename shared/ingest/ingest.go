@@ -51,6 +51,9 @@ type Batcher struct {
 	// Range names the shard the groups come from, for the marks that make
 	// a replayed range a no-op; zero: groups are not marked.
 	Range slslog.Range
+	// Written, when set, is called with each batch once it is in Redis
+	// (late resolution). It handles its own failures.
+	Written func(ctx context.Context, batch []mapping.Mapping)
 
 	batch    []mapping.Mapping
 	marks    []string // groups whose last record is in batch
@@ -146,7 +149,13 @@ func (b *Batcher) flushAsync(ctx context.Context) error {
 	b.batch, b.spare, b.marks = b.spare[:0], nil, nil
 	ch := make(chan flushed, 1)
 	b.inflight = ch
-	go func() { ch <- flushed{batch, b.Store.WriteMarked(ctx, batch, marks)} }()
+	go func() {
+		err := b.Store.WriteMarked(ctx, batch, marks)
+		if err == nil && b.Written != nil {
+			b.Written(ctx, batch)
+		}
+		ch <- flushed{batch, err}
+	}()
 	return nil
 }
 
@@ -177,6 +186,9 @@ func (b *Batcher) Flush(ctx context.Context) error {
 	if err := b.Store.WriteMarked(ctx, b.batch, b.marks); err != nil {
 		return err
 	}
+	if b.Written != nil {
+		b.Written(ctx, b.batch)
+	}
 	b.summary.Mappings += len(b.batch)
 	clear(b.batch)
 	b.batch, b.marks = b.batch[:0], nil
@@ -196,6 +208,8 @@ type Handler struct {
 	// Read reads the range; nil means slslog.Read (the SDK's raw call,
 	// walked in place).
 	Read slslog.Reader
+	// Written is Batcher.Written: late resolution, when on.
+	Written func(ctx context.Context, batch []mapping.Mapping)
 }
 
 // ErrBadEvent marks an event that is not an SLS trigger event; retrying it
@@ -229,7 +243,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SlsEvent) (Summary, erro
 	}
 	defer client.Close()
 
-	b := &Batcher{Store: h.Store, Parse: h.Parse, Range: r}
+	b := &Batcher{Store: h.Store, Parse: h.Parse, Range: r, Written: h.Written}
 	b.summary = Summary{Project: r.Project, Logstore: r.Logstore, Shard: r.Shard}
 	read := h.Read
 	if read == nil {

@@ -135,6 +135,12 @@ func resultLog(r alert.Result, t uint32) *sls.Log {
 		b, _ := json.Marshal(r.Candidates)
 		add("candidates", string(b))
 	}
+	add("pending_until", r.PendingUntil)
+	if r.Late {
+		add("late", "true")
+	}
+	add("resolved_at", r.ResolvedAt)
+	add("supersedes", string(r.Supersedes))
 	add("alert", string(r.Alert))
 	return l
 }

@@ -109,6 +109,8 @@ type Tracer struct {
 	Assets   Assets
 	Coverage Coverage
 	Config   Config
+	// Finish, when set, sees every answer once final (late resolution).
+	Finish Finisher
 }
 
 // side is one orientation of an alert: which end is the shared egress.
@@ -141,6 +143,8 @@ func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Resul
 	results := make([]alert.Result, len(alerts))
 	ctx = context.WithValue(ctx, memoKey{}, &sync.Map{})
 	plans := t.prepare(ctx, alerts, results, cfg, deadline)
+	// Answers are final once named: late resolution sees them then.
+	defer t.finish(ctx, alerts, results, plans)
 	// Instances are named once every answer is in, for the whole batch.
 	defer func() { t.name(ctx, alerts, results, deadline, cfg) }()
 	var waiting []*pending

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ndrtrace/ndrtrace/shared/alert"
 	"github.com/ndrtrace/ndrtrace/shared/fcenv"
+	"github.com/ndrtrace/ndrtrace/shared/pending"
 	"github.com/ndrtrace/ndrtrace/shared/results"
 	"github.com/ndrtrace/ndrtrace/shared/trace"
 	"github.com/ndrtrace/ndrtrace/shared/webhook"
@@ -25,6 +26,7 @@ type Handler struct {
 	Secret   string           // WEBHOOK_SECRET; empty: HTTP requests need no signature
 	// Replays refuses a signed request received before; nil: not checked.
 	Replays *webhook.Replays
+	Late    *pending.Keeper // nil: late resolution off, lookup knows no id
 	Now     func() time.Time
 }
 
@@ -84,6 +86,9 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (any, error) {
 // recorded: the sender is told and splits it. A direct invocation has no
 // status to tell it, so its alerts come back invalid and are recorded.
 func (h *Handler) traceBody(ctx context.Context, body []byte, overHTTP bool) (out []byte, status int, recorded bool) {
+	if ids, ok, err := lookupIDs(body); ok {
+		return h.lookup(ctx, ids, err)
+	}
 	items, batch := alert.DecodeAt(body, h.now())
 	if overHTTP && alert.TooMany(items) {
 		fcenv.Logger(ctx).Warn("refused an oversized batch", "alerts", len(items))

@@ -6,6 +6,7 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/app"
 	"github.com/ndrtrace/ndrtrace/shared/cloud"
 	"github.com/ndrtrace/ndrtrace/shared/inventory"
+	"github.com/ndrtrace/ndrtrace/shared/pending"
 	"github.com/ndrtrace/ndrtrace/shared/results"
 	"github.com/ndrtrace/ndrtrace/shared/trace"
 	"github.com/ndrtrace/ndrtrace/shared/webhook"
@@ -29,6 +30,9 @@ func New(a *app.App, cloudCfg cloud.Config) *Handler {
 		},
 		Secret:  a.Config.WebhookSecret,
 		Replays: &webhook.Replays{Redis: a.Redis},
+	}
+	if h.Late = pending.New(a, h.Tracer); h.Late != nil {
+		h.Tracer.Finish = h.Late
 	}
 	if r := a.Config.Results; r.Enabled() {
 		h.Recorder = &results.SLS{Endpoint: r.Endpoint, Project: r.Project, Logstore: r.Logstore}

@@ -1,0 +1,330 @@
+package pending
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/fcenv"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/store"
+)
+
+// maxBuckets bounds the alert buckets one egress of a batch is checked in
+// (a batch spanning days of records checks its newest maxBuckets).
+const maxBuckets = 512
+
+// Written is ingest's hook (ingest.Batcher.Written): after a batch is in
+// Redis, it finds the open alerts the batch's records may explain and
+// resolves those that now fit. When nothing is open where the batch wrote,
+// that costs one pipelined round trip. Failures are logged and change no
+// mapping: the alerts stay pending for a later record.
+func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
+	if k == nil || len(batch) == 0 {
+		return
+	}
+	skew := int64(k.Skew / time.Second)
+	// Each record may explain alerts from its start less the skew to its
+	// end plus the skew: the alert buckets it covers, per egress.
+	type span struct {
+		key      string
+		lo, hi   int64
+		nonEmpty map[int64]string // bucket -> index key, after round trip 1
+	}
+	spans := map[mapping.Egress]*span{}
+	var last *span
+	var lastEgress mapping.Egress
+	for i := range batch {
+		m := &batch[i]
+		if last == nil || m.Egress != lastEgress {
+			lastEgress = m.Egress
+			if last = spans[m.Egress]; last == nil {
+				last = &span{key: store.EgressString(m.Egress), lo: (m.Start - skew) / store.BucketSeconds, hi: (m.End + skew) / store.BucketSeconds}
+				spans[m.Egress] = last
+			}
+		}
+		last.lo = min(last.lo, (m.Start-skew)/store.BucketSeconds)
+		last.hi = max(last.hi, (m.End+skew)/store.BucketSeconds)
+	}
+
+	// Round trip 1: how many fingerprints are open in each of those buckets.
+	type probe struct {
+		sp  *span
+		b   int64
+		key string
+		n   *redis.IntCmd
+	}
+	var probes []probe
+	pipe := k.RDB.Pipeline()
+	for _, sp := range spans {
+		sp.lo = max(sp.lo, sp.hi-maxBuckets+1)
+		for b := sp.lo; b <= sp.hi; b++ {
+			key := indexKey(sp.key, b)
+			probes = append(probes, probe{sp, b, key, pipe.HLen(ctx, key)})
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		fcenv.Logger(ctx).Error("pending alerts not checked; they stay pending", "err", err)
+		return
+	}
+	sizes := map[string]int64{}
+	for _, p := range probes {
+		if n := p.n.Val(); n > 0 {
+			if p.sp.nonEmpty == nil {
+				p.sp.nonEmpty = map[int64]string{}
+			}
+			p.sp.nonEmpty[p.b] = p.key
+			sizes[p.key] = n
+		}
+	}
+	if len(sizes) == 0 {
+		return
+	}
+
+	// Round trip 2: the handles under the batch's fingerprints, in the
+	// buckets where something is open. A small index is read whole.
+	fps := map[string]map[string]bool{}
+	for i := range batch {
+		m := &batch[i]
+		sp := spans[m.Egress]
+		if sp.nonEmpty == nil {
+			continue
+		}
+		var fp string
+		for b := (m.Start - skew) / store.BucketSeconds; b <= (m.End+skew)/store.BucketSeconds; b++ {
+			key, ok := sp.nonEmpty[b]
+			if !ok {
+				continue
+			}
+			if fp == "" {
+				fp = fingerprint(m.Proto, m.Port, m.Peer)
+			}
+			if fps[key] == nil {
+				fps[key] = map[string]bool{}
+			}
+			fps[key][fp] = true
+		}
+	}
+	pipe = k.RDB.Pipeline()
+	type read struct {
+		key  string
+		all  *redis.MapStringStringCmd
+		some *redis.SliceCmd
+	}
+	var reads []read
+	for key, set := range fps {
+		if sizes[key] <= int64(len(set)) {
+			reads = append(reads, read{key: key, all: pipe.HGetAll(ctx, key)})
+			continue
+		}
+		fields := make([]string, 0, len(set))
+		for fp := range set {
+			fields = append(fields, fp)
+		}
+		reads = append(reads, read{key: key, some: pipe.HMGet(ctx, key, fields...)})
+	}
+	if len(reads) == 0 {
+		return
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		fcenv.Logger(ctx).Error("pending alerts not read; they stay pending", "err", err)
+		return
+	}
+	var handles []Handle
+	seen := map[Handle]bool{}
+	add := func(v string) {
+		for i := 0; i+8 <= len(v); i += 8 {
+			h := Handle([]byte(v[i : i+8]))
+			if !seen[h] {
+				seen[h] = true
+				handles = append(handles, h)
+			}
+		}
+	}
+	for _, r := range reads {
+		if r.all != nil {
+			for fp, v := range r.all.Val() {
+				if fps[r.key][fp] {
+					add(v)
+				}
+			}
+			continue
+		}
+		for _, v := range r.some.Val() {
+			if s, ok := v.(string); ok {
+				add(s)
+			}
+		}
+	}
+	k.resolve(ctx, handles)
+}
+
+// claim takes an alert for resolution if its answer is still the one read:
+// so two writers (or a replay) never both resolve it.
+var claim = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
+return 0`)
+
+// commit stores the new answer (the entry keeps its life) and ends the claim.
+var commit = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+end
+redis.call('DEL', KEYS[2])
+return 1`)
+
+// resolve looks again at the open alerts of handles and emits a late result
+// (or a correction) for each that the store now answers differently.
+func (k *Keeper) resolve(ctx context.Context, handles []Handle) {
+	if len(handles) == 0 {
+		return
+	}
+	log := fcenv.Logger(ctx)
+	now := k.now()
+	pipe := k.RDB.Pipeline()
+	cmds := make([]*redis.StringCmd, len(handles))
+	for i, h := range handles {
+		cmds[i] = pipe.Get(ctx, entryKey(h))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		log.Error("pending alerts not read; they stay pending", "err", err)
+		return
+	}
+	type open struct {
+		h Handle
+		e entry
+	}
+	var opens []open
+	var alerts []*alert.Alert
+	for i, c := range cmds {
+		v, err := c.Result()
+		if err != nil {
+			continue // expired or resolved and gone
+		}
+		e, ok := decodeEntry(v)
+		if !ok || e.until < now.Unix() || HandleOf(e.result.AlertID) != handles[i] {
+			continue
+		}
+		if st := e.result.Status; st != alert.Untraced && !(st == alert.Traced && e.result.Supersedes == "") {
+			continue
+		}
+		items, batch := alert.Decode(e.result.Alert)
+		if batch || len(items) != 1 || items[0].Alert == nil {
+			continue
+		}
+		opens = append(opens, open{handles[i], e})
+		alerts = append(alerts, items[0].Alert)
+	}
+	if len(opens) == 0 {
+		return
+	}
+	answers := k.Tracer.Once().Trace(ctx, alerts)
+
+	type emit struct {
+		open
+		value  string
+		result alert.Result
+	}
+	var emits []emit
+	resolvedAt := now.UTC().Format(time.RFC3339)
+	for i, o := range opens {
+		old, got := o.e.result, answers[i]
+		r := got
+		r.AlertID, r.Alert, r.WaitedMS = old.AlertID, old.Alert, old.WaitedMS
+		r.Late, r.ResolvedAt, r.PendingUntil = true, resolvedAt, ""
+		until := int64(0)
+		switch {
+		case old.Status == alert.Untraced && got.Status == alert.Traced:
+			until = o.e.until // open to corrections for the rest of the window
+			r.Reason = joinReason("resolved late: the log record arrived after the answer", got.Reason)
+		case old.Status == alert.Untraced && got.Status == alert.Ambiguous:
+			r.Reason = joinReason("resolved late", got.Reason)
+		case old.Status == alert.Traced && got.Status == alert.Ambiguous:
+			r.Supersedes = alert.Traced
+			r.Reason = joinReason("correction: a later record adds an endpoint to the traced answer", got.Reason)
+		default:
+			continue // nothing new: still no record, or the same answer
+		}
+		v, err := encodeEntry(until, &r)
+		if err != nil {
+			continue
+		}
+		emits = append(emits, emit{o, v, r})
+	}
+	if len(emits) == 0 {
+		return
+	}
+
+	lease := k.Lease
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	pipe = k.RDB.Pipeline()
+	claims := make([]*redis.Cmd, len(emits))
+	for i, e := range emits {
+		claims[i] = claim.Eval(ctx, pipe, []string{entryKey(e.h), lockKey(e.h)}, e.e.raw, strconv.FormatInt(lease.Milliseconds(), 10))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		log.Error("late results not claimed; the alerts stay pending", "err", err)
+		return
+	}
+	won := emits[:0]
+	for i, e := range emits {
+		if n, _ := claims[i].Int(); n == 1 {
+			won = append(won, e)
+		}
+	}
+	if len(won) == 0 {
+		return
+	}
+	rs := make([]alert.Result, len(won))
+	for i, e := range won {
+		rs[i] = e.result
+	}
+	if k.Recorder != nil {
+		if err := k.Recorder.Record(ctx, rs); err != nil {
+			// Not recorded: release the claims, so the alerts stay pending
+			// and a later record resolves them.
+			log.Error("late results not recorded; the alerts stay pending", "results", len(rs), "err", err)
+			pipe = k.RDB.Pipeline()
+			for _, e := range won {
+				pipe.Del(ctx, lockKey(e.h))
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				log.Error("claims not released; they lapse after their lease", "err", err)
+			}
+			return
+		}
+	}
+	pipe = k.RDB.Pipeline()
+	for _, e := range won {
+		commit.Eval(ctx, pipe, []string{entryKey(e.h), lockKey(e.h)}, e.value)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		// Recorded, but the entry still reads as before: the claims lapse
+		// and a later record may resolve these again (a duplicate, never a
+		// loss).
+		log.Error("late results recorded but not committed", "results", len(rs), "err", err)
+	}
+	counts := map[string]int{}
+	for _, r := range rs {
+		if r.Supersedes != "" {
+			counts["correction"]++
+		} else {
+			counts[string(r.Status)]++
+		}
+	}
+	log.Info("late results", "results", len(rs), "kinds", counts)
+	k.Callback.Post(ctx, rs)
+}
+
+func joinReason(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
+}
