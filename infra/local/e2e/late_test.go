@@ -157,7 +157,7 @@ func lookup(t *testing.T, rt *fcemu.Runtime, ids ...string) []alert.Result {
 	return b.Results
 }
 
-func traceBatch(t *testing.T, rt *fcemu.Runtime, bodies ...[]byte) []alert.Result {
+func lateBatch(t *testing.T, rt *fcemu.Runtime, bodies ...[]byte) []alert.Result {
 	t.Helper()
 	var parts []string
 	for _, b := range bodies {
@@ -212,7 +212,7 @@ func TestLateNAT(t *testing.T) {
 	natMode := alertBody("late-natmode", natModeEIP, 41003, remote, 443, at)
 	single := alertBody("late-single", eip, 41004, remote, 443, at)
 
-	for _, r := range traceBatch(t, on.trace, out, in, natMode) {
+	for _, r := range lateBatch(t, on.trace, out, in, natMode) {
 		mustPend(t, r)
 	}
 	mustPend(t, traceDirect(t, on.trace, single))
@@ -274,7 +274,7 @@ func TestLateLB(t *testing.T) {
 	albOut := lbAlert("late-alb-out", albVIP, 443, client, 50002, at, "")
 	clbIn := lbAlert("late-clb-in", client, 50003, clbVIP, 80, at, "")
 	clbOut := lbAlert("late-clb-out", clbVIP, 80, client, 50004, at, "")
-	for _, r := range traceBatch(t, on.trace, albIn, albOut, clbIn, clbOut) {
+	for _, r := range lateBatch(t, on.trace, albIn, albOut, clbIn, clbOut) {
 		mustPend(t, r)
 	}
 	alb := []map[string]string{
