@@ -40,6 +40,10 @@ chaos: redis
 bench: redis
 	$(GO) run ./infra/local/bench
 
+## load: wake-ups of 2,000 waiting alerts, memory at 2M mappings, Redis at maxmemory (loopback, a few minutes)
+load: redis
+	$(GO) run ./infra/local/load
+
 redis:
 	@./infra/local/scripts/ensure-redis.sh
 
