@@ -27,7 +27,7 @@ type e2eFigures struct {
 // nat-ingest under the FC emulator ingesting every range (2 in flight); then
 // times the compiled trace against what was ingested.
 func ingestEndToEnd(ctx context.Context, redisURL string, rdb *redis.Client, g *generator) (e2eFigures, error) {
-	lc, err := cloud.Start(ctx, cloud.Options{RedisURL: redisURL})
+	lc, err := cloud.Start(ctx, cloud.Options{RedisURL: redisURL, BinDir: binDir})
 	if err != nil {
 		return e2eFigures{}, err
 	}

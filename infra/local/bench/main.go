@@ -46,6 +46,7 @@ func main() {
 	e2e := flag.Int("e2e", 1_000_000, "records for the end-to-end ingest figures")
 	alerts := flag.Int("alerts", 10_000, "alerts in the batch-lookup figure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the store-only figure here")
+	flag.StringVar(&binDir, "bindir", "", "compiled functions as go build -o DIR/ ./functions/... lays them out; empty: build them from this tree")
 	flag.BoolVar(&ingestOnly, "ingest-only", false, "only the SLS read figures: read + parse, the pull ceilings and ingest end to end")
 	flag.Parse()
 	profile = *cpuprofile
@@ -61,6 +62,9 @@ func main() {
 // ingestOnly skips every figure but the SLS read ones (for comparing read
 // paths quickly).
 var ingestOnly bool
+
+// binDir holds the compiled functions the end-to-end figures run.
+var binDir string
 
 func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 	srv, err := redisd.Start(ctx)
