@@ -52,6 +52,12 @@ type Holder struct {
 	Since time.Time
 }
 
+// validHolder is a holder whose ids can be stored ("-" stands for no
+// instance).
+func validHolder(h Holder) bool {
+	return mapping.ValidID(h.ENI) && (h.Instance == "" || h.Instance != "-" && mapping.ValidID(h.Instance))
+}
+
 // stretch is one holder of an address over [from, to]; to 0 while open.
 type stretch struct {
 	from, to  int64
@@ -114,7 +120,7 @@ func (inv *Inventory) RecordHolders(ctx context.Context, at time.Time, byVPC map
 			return 0, fmt.Errorf("inventory: vpc %q is not a valid id", vpc)
 		}
 		for ip, h := range holders {
-			if !ip.IsValid() || ip.Zone() != "" || !mapping.ValidID(h.ENI) || h.Instance != "" && !mapping.ValidID(h.Instance) {
+			if !ip.IsValid() || ip.Zone() != "" || !validHolder(h) {
 				return 0, fmt.Errorf("inventory: bad holder %+v of %s in %s", h, ip, vpc)
 			}
 		}

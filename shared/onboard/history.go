@@ -46,7 +46,7 @@ func (r *Runner) recordHolders(ctx context.Context, cl Cloud, region string, res
 func holdersByVPC(enis []cloud.ENI) map[string]map[netip.Addr]inventory.Holder {
 	out := map[string]map[netip.Addr]inventory.Holder{}
 	for _, e := range enis {
-		if !mapping.ValidID(e.VPCID) || !mapping.ValidID(e.ID) || e.InstanceID != "" && !mapping.ValidID(e.InstanceID) {
+		if !mapping.ValidID(e.VPCID) || !mapping.ValidID(e.ID) || e.InstanceID != "" && (e.InstanceID == "-" || !mapping.ValidID(e.InstanceID)) {
 			continue
 		}
 		for _, s := range e.Addresses {
