@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -95,5 +96,40 @@ func TestREADMEShowsTheACL(t *testing.T) {
 	}
 	if want := "user ndrtrace on ><password> " + RedisACL(); !strings.Contains(string(readme), want+"\n") {
 		t.Fatalf("README does not show the ACL rule:\n%s", want)
+	}
+}
+
+// TestRedisClusterOverTLSAsALimitedUser: REDIS_CLUSTER_ADDRS with a
+// rediss:// REDIS_URL reaches a real 3-node cluster with TLS on, as the
+// limited user, on every node.
+func TestRedisClusterOverTLSAsALimitedUser(t *testing.T) {
+	ctx := context.Background()
+	cl, err := redisd.StartSecureCluster(ctx, redisd.Secure{User: "ndrtrace", Password: "pw-cluster-1", ACL: RedisACL()}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Stop()
+	c, err := Load(env(map[string]string{"REDIS_URL": "rediss://ndrtrace:pw-cluster-1@" + cl.Addrs()[0] + "/0",
+		"REDIS_CLUSTER_ADDRS": strings.Join(cl.Addrs(), ","), "REDIS_CA_CERT": string(cl.CAPEM)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := c.Redis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	// Keys spread over the slots of all three masters.
+	for i := range 30 {
+		k := fmt.Sprintf("ndr:t:%d", i)
+		if err := rdb.Set(ctx, k, i, 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+		if v, err := rdb.Get(ctx, k).Int(); err != nil || v != i {
+			t.Fatalf("GET %s: %v %v", k, v, err)
+		}
+	}
+	if err := rdb.Set(ctx, "other", "1", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("SET other: %v, want NOPERM", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -49,9 +50,27 @@ type SecureServer struct {
 // TLS on and the plain port off, the limited user of sec, and the default
 // user behind AdminPassword. Debian's redis-server 7.0 is built with TLS.
 func StartSecure(ctx context.Context, sec Secure) (*SecureServer, error) {
-	if sec.AdminPassword == "" {
-		sec.AdminPassword = randomHex(16)
+	certs, err := newCertDir()
+	if err != nil {
+		return nil, err
 	}
+	s, err := startSecure(ctx, &sec, certs)
+	if err != nil {
+		os.RemoveAll(certs.dir)
+		return nil, err
+	}
+	s.extraDirs = append(s.extraDirs, certs.dir)
+	return s, nil
+}
+
+// certDir holds a CA, and a certificate for 127.0.0.1 it signed.
+type certDir struct {
+	dir   string
+	caPEM []byte
+	pool  *x509.CertPool
+}
+
+func newCertDir() (*certDir, error) {
 	dir, err := os.MkdirTemp("", "ndrtrace-redis-tls-")
 	if err != nil {
 		return nil, err
@@ -61,8 +80,7 @@ func StartSecure(ctx context.Context, sec Secure) (*SecureServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	files := map[string][]byte{"ca.crt": caPEM, "redis.crt": certPEM, "redis.key": keyPEM}
-	for name, b := range files {
+	for name, b := range map[string][]byte{"ca.crt": caPEM, "redis.crt": certPEM, "redis.key": keyPEM} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
@@ -70,27 +88,96 @@ func StartSecure(ctx context.Context, sec Secure) (*SecureServer, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
+	return &certDir{dir: dir, caPEM: caPEM, pool: pool}, nil
+}
+
+func (c *certDir) tls() *tls.Config {
+	return &tls.Config{RootCAs: c.pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+}
+
+func startSecure(ctx context.Context, sec *Secure, certs *certDir, extra ...string) (*SecureServer, error) {
+	if sec.AdminPassword == "" {
+		sec.AdminPassword = randomHex(16)
+	}
 	port, err := freePort()
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	admin := &redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Password: sec.AdminPassword,
-		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, MaxRetries: -1}
+		TLSConfig: certs.tls(), MaxRetries: -1}
 	args := []string{
 		"--port", "0", "--tls-port", strconv.Itoa(port),
-		"--tls-cert-file", filepath.Join(dir, "redis.crt"), "--tls-key-file", filepath.Join(dir, "redis.key"),
-		"--tls-ca-cert-file", filepath.Join(dir, "ca.crt"), "--tls-auth-clients", "no",
+		"--tls-cert-file", filepath.Join(certs.dir, "redis.crt"), "--tls-key-file", filepath.Join(certs.dir, "redis.key"),
+		"--tls-ca-cert-file", filepath.Join(certs.dir, "ca.crt"), "--tls-auth-clients", "no",
 		"--requirepass", sec.AdminPassword,
-		"--user", sec.User, "on", ">" + sec.Password,
 	}
+	args = append(args, extra...)
+	args = append(args, "--user", sec.User, "on", ">"+sec.Password)
 	srv, err := start(ctx, admin, append(args, strings.Fields(sec.ACL)...))
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	srv.extraDirs = append(srv.extraDirs, dir)
-	return &SecureServer{Server: srv, Secure: sec, CAPEM: caPEM}, nil
+	return &SecureServer{Server: srv, Secure: *sec, CAPEM: certs.caPEM}, nil
+}
+
+// SecureCluster is a Redis Cluster of TLS + ACL servers (one CA).
+type SecureCluster struct {
+	Cluster
+	CAPEM []byte
+	dir   string
+}
+
+// Stop stops every node.
+func (c *SecureCluster) Stop() {
+	c.Cluster.Stop()
+	os.RemoveAll(c.dir)
+}
+
+// StartSecureCluster starts n masters like StartSecure's (TLS on the
+// client port and the cluster bus, the same users on each) and joins them.
+func StartSecureCluster(ctx context.Context, sec Secure, n int) (*SecureCluster, error) {
+	// redis-cli waits for the nodes to join without a bound of its own.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	certs, err := newCertDir()
+	if err != nil {
+		return nil, err
+	}
+	if sec.AdminPassword == "" {
+		sec.AdminPassword = randomHex(16)
+	}
+	c := &SecureCluster{CAPEM: certs.caPEM, dir: certs.dir}
+	for i := 0; i < n; i++ {
+		s, err := startSecure(ctx, &sec, certs, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "5000", "--tls-cluster", "yes", "--masterauth", sec.AdminPassword)
+		if err != nil {
+			c.Stop()
+			return nil, err
+		}
+		c.Nodes = append(c.Nodes, s.Server)
+	}
+	server, _ := Binary()
+	cli := filepath.Join(filepath.Dir(server), "redis-cli")
+	args := append([]string{"--tls", "--cacert", filepath.Join(certs.dir, "ca.crt"), "--no-auth-warning", "-a", sec.AdminPassword, "--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: sec.AdminPassword, TLSConfig: &tls.Config{RootCAs: certs.pool, MinVersion: tls.VersionTLS12}})
+	defer cc.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := cc.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return c, nil
+		}
+		if time.Now().After(deadline) {
+			c.Stop()
+			return nil, fmt.Errorf("cluster did not reach cluster_state:ok: %v %s", err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // URL is the REDIS_URL of the limited user: rediss://user:password@host/0.
@@ -122,7 +209,7 @@ func certificates() (caPEM, certPEM, keyPEM []byte, err error) {
 	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	caCert, err := x509.ParseCertificate(caDER)
 	if err != nil {
 		return nil, nil, nil, err
