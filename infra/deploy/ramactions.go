@@ -143,6 +143,7 @@ var dataPlaneActions = map[string]bool{
 	"log:GetCursorOrData":  true,
 	"log:PostLogStoreLogs": true,
 	"log:ListShards":       true,
+	"log:GetLogStoreLogs":  true, // investigate's SQL on the central NAT logstore
 }
 
 // triggerRoleActions is what the SLS trigger's invocation role may hold: SLS

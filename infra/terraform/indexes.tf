@@ -26,6 +26,10 @@ locals {
     # searchable; SQL casts it.
     start_time = "text"
     end_time   = "text"
+    # Added by data transformation to member accounts' records; the
+    # investigate function groups hosts by them.
+    account_id = "text"
+    region     = "text"
   }
 
   lb_fields = {

@@ -11,7 +11,7 @@ locals {
   sls_endpoint = "${var.region}-intranet.log.aliyuncs.com"
 
   # The functions of functions/ (FC function name: <name>-<key>).
-  functions = ["nat-ingest", "lb-ingest", "trace", "onboard"]
+  functions = ["nat-ingest", "lb-ingest", "trace", "onboard", "investigate"]
 
   # Logstores that SLS triggers read, and the function each one feeds.
   source_logstores = {

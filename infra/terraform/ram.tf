@@ -49,6 +49,21 @@ locals {
       },
     ], local.assume_member_roles)
 
+    "investigate" = concat([
+      {
+        # SLS SQL (GetLogs) on the NAT session logstore.
+        Effect   = "Allow"
+        Action   = ["log:GetLogStoreLogs"]
+        Resource = [local.logstore_arn.nat]
+      },
+      {
+        # Naming the ECS instances behind the top hosts (their ENIs).
+        Effect   = "Allow"
+        Action   = ["ecs:DescribeNetworkInterfaces"]
+        Resource = ["*"]
+      },
+    ], local.assume_member_roles)
+
     "onboard" = concat([
       {
         # Inventory and switching logs on, in this account; Describe/List

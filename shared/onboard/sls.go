@@ -52,6 +52,9 @@ func IndexKeys(k mapping.Kind) map[string]sls.IndexKey {
 			"bytes_from_vpc": long(), "bytes_from_pub": long(),
 			"start_time": timeKey(), "end_time": timeKey(),
 			"instance": text(), "vpc_id": text(),
+			// Added by data transformation to member accounts' records;
+			// investigate groups hosts by them.
+			"account_id": text(), "region": text(),
 		}
 	}
 	keys := map[string]sls.IndexKey{
@@ -148,6 +151,9 @@ func (s *SLS) Ensure(ctx context.Context, d Destination, dryRun bool) ([]string,
 		switch {
 		case !ok:
 			idx.Keys[name] = k
+		case have.Type != k.Type && (k.Type == "long" || k.Type == "double"):
+			// A number indexed as text cannot be summed in SQL.
+			idx.Keys[name] = k
 		case !have.DocValue:
 			have.DocValue = true
 			idx.Keys[name] = have
@@ -160,7 +166,7 @@ func (s *SLS) Ensure(ctx context.Context, d Destination, dryRun bool) ([]string,
 		return actions, nil
 	}
 	sort.Strings(changed)
-	act("update index on %s: doc_value on %s", d, strings.Join(changed, ", "))
+	act("update index on %s: typed, with doc_value, %s", d, strings.Join(changed, ", "))
 	if !dryRun {
 		if err := c.UpdateIndex(d.Project, d.Logstore, *idx); err != nil {
 			return actions, fmt.Errorf("update index on %s: %w", d, err)
