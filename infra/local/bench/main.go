@@ -47,6 +47,8 @@ func main() {
 	alerts := flag.Int("alerts", 10_000, "alerts in the batch-lookup figure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the store-only figure here")
 	flag.StringVar(&binDir, "bindir", "", "compiled functions as go build -o DIR/ ./functions/... lays them out; empty: build them from this tree")
+	flag.IntVar(&latePending, "pending", 10_000, "pending alerts in the late-resolution figures")
+	flag.BoolVar(&lateOnly, "late-only", false, "only the late-resolution figures")
 	flag.BoolVar(&ingestOnly, "ingest-only", false, "only the SLS read figures: read + parse, the pull ceilings and ingest end to end")
 	flag.Parse()
 	profile = *cpuprofile
@@ -65,6 +67,11 @@ var ingestOnly bool
 
 // binDir holds the compiled functions the end-to-end figures run.
 var binDir string
+// lateOnly runs only the late-resolution figures, with latePending alerts.
+var (
+	lateOnly    bool
+	latePending int
+)
 
 func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 	srv, err := redisd.Start(ctx)
@@ -81,6 +88,13 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 	// to run, the ceiling's too: three rounds of (ceiling, store-only),
 	// interleaved so both see the same conditions, and their medians.
 	gen := newGenerator(records)
+	if lateOnly {
+		if err := lateFigures(ctx, r, gen, latePending); err != nil {
+			return err
+		}
+		r.print()
+		return nil
+	}
 	var ceilings, runs, busy []float64
 	for range 3 {
 		if ingestOnly {
@@ -156,6 +170,10 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		return err
 	}
 	r.add(fmt.Sprintf("lookups/s, one batch of %d alerts", alerts), batch, "alerts/s", "")
+
+	if err := lateFigures(ctx, r, gen, latePending); err != nil {
+		return err
+	}
 
 	r.print()
 	return nil
