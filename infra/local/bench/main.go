@@ -67,6 +67,7 @@ var ingestOnly bool
 
 // binDir holds the compiled functions the end-to-end figures run.
 var binDir string
+
 // lateOnly runs only the late-resolution figures, with latePending alerts.
 var (
 	lateOnly    bool
