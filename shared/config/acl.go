@@ -19,6 +19,9 @@ var RedisCommands = []string{
 	"hset", "hget", "hgetall", "hdel", "sadd", "smembers", "del",
 	// wake-ups of waiting traces
 	"publish", "subscribe", "unsubscribe",
+	// pending alerts of late resolution: reads, and scripts (whose own
+	// calls are checked against this list too)
+	"hmget", "eval", "evalsha",
 }
 
 // RedisKeyPattern is every key and channel ndrtrace uses.
