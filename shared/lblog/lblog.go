@@ -70,7 +70,7 @@ const (
 // It does not allocate for a record with one upstream: strings in the result
 // are the caller's. Only a retry list allocates, for Mapping.Previous.
 func Parse(fields []mapping.Field, topic string, logTime int64) (mapping.Mapping, mapping.Reject) {
-	var recTopic, albID, clbID, clientIP, clientPort, vip, vport, upstream, tm, reqTime, xff string
+	var recTopic, albID, clbID, clientIP, clientPort, vip, vport, upstream, tm, reqTime, xff, account, region string
 	var haveClientPort, haveUpstream, haveTime bool
 	for i := range fields {
 		v := fields[i].Value
@@ -97,6 +97,10 @@ func Parse(fields []mapping.Field, topic string, logTime int64) (mapping.Mapping
 			reqTime = v
 		case "http_x_forwarded_for":
 			xff = v
+		case "account_id":
+			account = v
+		case "region":
+			region = v
 		}
 	}
 
@@ -136,6 +140,9 @@ func Parse(fields []mapping.Field, topic string, logTime int64) (mapping.Mapping
 		}
 	}
 
+	if r := m.SetSource(account, region); r != "" {
+		return m, r
+	}
 	if clientIP == "" {
 		return m, MissingClientIP
 	}

@@ -5,6 +5,7 @@ package mapping
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/ndrtrace/ndrtrace/shared/tuple"
 )
@@ -67,6 +68,10 @@ type Mapping struct {
 	Private  tuple.Endpoint   // the private endpoint behind the egress
 	Previous []tuple.Endpoint // LB: upstreams tried before Private (retries)
 	Client   netip.Addr       // LB: first X-Forwarded-For address, when present
+	// Account and Region name where the egress is, when the record says
+	// (shipped from a member account or another region); empty: the
+	// function's own.
+	Account, Region string
 }
 
 // Field is one key/value of a log record. Parsers take a slice of them so
@@ -91,4 +96,30 @@ func ValidID(s string) bool {
 		}
 	}
 	return true
+}
+
+// Reasons a record's source fields reject it.
+const (
+	BadAccountID Reject = "bad account_id"
+	BadRegion    Reject = "bad region"
+)
+
+// SetSource sets the account and region a record names (the fields
+// account_id and region that onboard's ETL jobs add to member-account and
+// other-region logs); empty values leave them unset, so that the function's
+// own account and region apply.
+func (m *Mapping) SetSource(account, region string) Reject {
+	if account != "" {
+		if len(account) > 32 || strings.Trim(account, "0123456789") != "" {
+			return BadAccountID
+		}
+		m.Account = account
+	}
+	if region != "" {
+		if !ValidID(region) {
+			return BadRegion
+		}
+		m.Region = region
+	}
+	return ""
 }

@@ -51,7 +51,7 @@ const MaxWindow = 60 * 60
 // record. It does not
 // allocate: strings in the result are the caller's.
 func Parse(fields []mapping.Field, _ string, logTime int64) (mapping.Mapping, mapping.Reject) {
-	var instance, vpc, proto, priIP, priPort, natIP, natPort, pubIP, pubPort, start, end string
+	var instance, vpc, proto, priIP, priPort, natIP, natPort, pubIP, pubPort, start, end, account, region string
 	var haveStart, haveEnd bool
 	for i := range fields {
 		v := fields[i].Value
@@ -86,6 +86,10 @@ func Parse(fields []mapping.Field, _ string, logTime int64) (mapping.Mapping, ma
 			start, haveStart = v, true
 		case "end_time":
 			end, haveEnd = v, true
+		case "account_id":
+			account = v
+		case "region":
+			region = v
 		}
 	}
 
@@ -123,6 +127,9 @@ func Parse(fields []mapping.Field, _ string, logTime int64) (mapping.Mapping, ma
 		return m, BadInstance
 	}
 	m.EgressID, m.VPC = instance, vpc
+	if r := m.SetSource(account, region); r != "" {
+		return m, r
+	}
 	if tuple.IsPrivate(m.Egress.Addr) {
 		// NAT mode: nat_ip is the EIP's private address, meaningful only
 		// within the gateway's VPC.

@@ -108,9 +108,10 @@ const (
 )
 
 type egressMeta struct {
-	kind mapping.Kind
-	id   string
-	vpc  string
+	kind            mapping.Kind
+	id              string
+	vpc             string
+	account, region string // when the records name them (shipped logs)
 }
 
 // copies calls fn for each bucket a mapping is indexed under: its start
@@ -205,8 +206,8 @@ func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
 				w.first[i] = g
 			}
 		})
-		if meta, ok := w.metas[m.Egress]; !ok || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" {
-			w.metas[m.Egress] = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC}
+		if meta, ok := w.metas[m.Egress]; !ok || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" || meta.account == "" && m.Account != "" {
+			w.metas[m.Egress] = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC, account: m.Account, region: m.Region}
 		}
 	}
 	return w
@@ -319,9 +320,13 @@ func (w *write) append() error {
 	}
 	for e, meta := range w.metas {
 		key := metaKey(w.kb, e)
-		cmd := pipe.HSet(w.ctx, key, "kind", meta.kind.String(), "id", meta.id, "vpc", meta.vpc)
-		// HSET counts the fields it created: 3 for a new key.
-		out = append(out, sent{cmd, key, 3, w.expire(pipe, slotID{groupKey{egress: e}, metaLevel, 0}, key)})
+		fields := []any{"kind", meta.kind.String(), "id", meta.id, "vpc", meta.vpc}
+		if meta.account != "" || meta.region != "" {
+			fields = append(fields, "acct", meta.account, "region", meta.region)
+		}
+		cmd := pipe.HSet(w.ctx, key, fields...)
+		// HSET counts the fields it created: all of them for a new key.
+		out = append(out, sent{cmd, key, int64(len(fields) / 2), w.expire(pipe, slotID{groupKey{egress: e}, metaLevel, 0}, key)})
 	}
 	w.s.expires.mu.Unlock()
 	if err := w.s.execAll(w.ctx, pipe); err != nil {
@@ -577,6 +582,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 					m.Kind = k
 				}
 				m.EgressID, m.VPC = meta["id"], meta["vpc"]
+				m.Account, m.Region = meta["acct"], meta["region"]
 				out[i] = append(out[i], Hit{m})
 			})
 		}

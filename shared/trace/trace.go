@@ -524,7 +524,7 @@ func (t *Tracer) resolve(p *pending, hits [][]store.Hit, r *alert.Result) bool {
 			}
 			f := &found{
 				asset: alert.Asset{PrivateIP: h.Private.Addr.String(), PrivatePort: h.Private.Port, VPCID: vpc,
-					AccountID: entry.Account, Region: entry.Region, ForwardedFor: addrString(h.Client)},
+					AccountID: orElse(h.Account, entry.Account), Region: orElse(h.Region, entry.Region), ForwardedFor: addrString(h.Client)},
 				egress: alert.Egress{Type: h.Kind.String(), ID: id, PublicIP: s.public.Addr.String(), PublicPort: s.public.Port},
 			}
 			for _, prev := range h.Previous {
@@ -574,4 +574,13 @@ func addrString(a netip.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// orElse is a, or b when a is empty: what a record says (shipped logs name
+// their account and region) before what the address book says.
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
