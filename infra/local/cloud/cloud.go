@@ -87,7 +87,8 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 		}
 	}()
 
-	c.SLS = slsemu.New(slsemu.Options{AccessKeyID: c.Creds.AccessKeyID, AccessKeySecret: c.Creds.AccessKeySecret, SecurityToken: c.Creds.SecurityToken})
+	c.SLS = slsemu.New(slsemu.Options{AccessKeyID: c.Creds.AccessKeyID, AccessKeySecret: c.Creds.AccessKeySecret, SecurityToken: c.Creds.SecurityToken,
+		ETL: newETLRuntime(c, c.Account)})
 	if err := c.SLS.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start SLS emulator: %w", err)
 	}
@@ -96,12 +97,18 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 	c.OpenAPI = openapiemu.New()
 	c.OpenAPI.AddAccount(c.Account, openapiemu.Credentials{
 		AccessKeyID: c.Creds.AccessKeyID, AccessKeySecret: c.Creds.AccessKeySecret, SecurityToken: c.Creds.SecurityToken})
+	// The roles the central Terraform creates: the ETL jobs of the own
+	// account's other regions read with ETLReaderRole and write with
+	// ETLSinkRole (TrustETLSink adds member accounts to its trust).
+	c.OpenAPI.AddRole(c.Account, ETLReaderRole(c.Account))
+	c.OpenAPI.AddRole(c.Account, ETLSinkRole(c.Account))
 	c.front = newFront(c.SLS, c.Account, c.OpenAPI)
+	c.front.etl = func(account string) slsemu.ETLRuntime { return newETLRuntime(c, account) }
 	var err error
 	if c.proxyURL, err = c.front.start(); err != nil {
 		return nil, err
 	}
-	c.closers = append(c.closers, c.front.close)
+	c.closers = append(c.closers, c.front.close, c.stopETL)
 
 	switch {
 	case opts.RedisURL != "":

@@ -36,6 +36,7 @@ type front struct {
 	keys    map[string]stsKey     // AccessKeyId -> credentials STS issued
 	members map[string]*memberSLS // account -> its SLS
 	srv     *http.Server
+	etl     func(account string) slsemu.ETLRuntime // runs a member SLS's ETL jobs
 }
 
 type stsKey struct {
@@ -126,7 +127,11 @@ func (f *front) memberLocked(account string) *memberSLS {
 	m, ok := f.members[account]
 	if !ok {
 		// Authentication on from the start: credentials are set per request.
-		m = &memberSLS{srv: slsemu.New(slsemu.Options{AccessKeyID: "STS.unset", AccessKeySecret: "unset"})}
+		opts := slsemu.Options{AccessKeyID: "STS.unset", AccessKeySecret: "unset"}
+		if f.etl != nil {
+			opts.ETL = f.etl(account)
+		}
+		m = &memberSLS{srv: slsemu.New(opts)}
 		f.members[account] = m
 	}
 	return m

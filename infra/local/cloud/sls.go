@@ -35,15 +35,7 @@ func (c *Cloud) Put(project, logstore, topic string, logTime time.Time, records 
 	if begin, err = cl.GetCursor(project, logstore, 0, "end"); err != nil {
 		return "", "", fmt.Errorf("cursor before put: %w", err)
 	}
-	lg := &sls.LogGroup{Topic: &topic}
-	t := uint32(logTime.Unix())
-	for _, r := range records {
-		l := &sls.Log{Time: &t}
-		for k, v := range r {
-			l.Contents = append(l.Contents, &sls.LogContent{Key: &k, Value: &v})
-		}
-		lg.Logs = append(lg.Logs, l)
-	}
+	lg := LogGroup(topic, logTime, records)
 	// The lowest hash key routes to shard 0, whose range the caller ingests,
 	// however many shards the logstore has.
 	key := "00000000000000000000000000000000"
@@ -71,4 +63,18 @@ func ShardTriggerEvent(project, logstore string, shard int, begin, end string) [
 	}
 	b, _ := json.Marshal(ev)
 	return b
+}
+
+// LogGroup builds a log group of records with topic, each at logTime.
+func LogGroup(topic string, logTime time.Time, records []map[string]string) *sls.LogGroup {
+	lg := &sls.LogGroup{Topic: &topic}
+	t := uint32(logTime.Unix())
+	for _, r := range records {
+		l := &sls.Log{Time: &t}
+		for k, v := range r {
+			l.Contents = append(l.Contents, &sls.LogContent{Key: &k, Value: &v})
+		}
+		lg.Logs = append(lg.Logs, l)
+	}
+	return lg
 }

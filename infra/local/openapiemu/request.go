@@ -183,4 +183,9 @@ func init() {
 			"AssumeRole": (*Server).assumeRole,
 		},
 	}
+	for product, hs := range logOffHandlers {
+		for action, h := range hs {
+			handlers[product][action] = h
+		}
+	}
 }

@@ -531,3 +531,14 @@ func extend(lg *sls.LogGroup, fields [][2]string) {
 		}
 	}
 }
+
+// ETLConfiguration returns a job's configuration as it stands.
+func (s *Server) ETLConfiguration(project, name string) (sls.ETLConfiguration, bool) {
+	s.etl.mu.Lock()
+	defer s.etl.mu.Unlock()
+	j := s.etl.jobs[project][name]
+	if j == nil {
+		return sls.ETLConfiguration{}, false
+	}
+	return j.def.Configuration, true
+}
