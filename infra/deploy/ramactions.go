@@ -126,6 +126,16 @@ var slsMethodActions = map[string][]string{
 	// shards
 	"SplitShard":  {"log:SplitShard"},
 	"MergeShards": {"log:MergeShards"},
+	// data transformation (ETL) jobs: the RAM actions are named after the
+	// SLS 2020-12-30 APIs (INFERRED: the API pages list no action; check in
+	// a live account)
+	"CreateETL": {"log:CreateETL"},
+	"UpdateETL": {"log:UpdateETL"},
+	"GetETL":    {"log:GetETL"},
+	"DeleteETL": {"log:DeleteETL"},
+	"ListETL":   {"log:ListETLs"},
+	"StartETL":  {"log:StartETL"},
+	"StopETL":   {"log:StopETL"},
 }
 
 // slsLocalMethods are client methods that configure the client and call no
@@ -161,6 +171,20 @@ var triggerRoleActions = map[string]bool{
 	"log:CreateConsumerGroup":           true,
 	"log:UpdateConsumerGroup":           true,
 	"log:DeleteConsumerGroup":           true,
+	"log:ListConsumerGroup":             true,
+	"log:ConsumerGroupUpdateCheckPoint": true,
+	"log:ConsumerGroupHeartBeat":        true,
+	"log:GetConsumerGroupCheckPoint":    true,
+}
+
+// etlReadActions is what the role an ETL job reads its source with may
+// hold: the job is a consumer of the source logstore (shards, cursors and a
+// consumer group). The platform's needs, not the code's.
+var etlReadActions = map[string]bool{
+	"log:ListShards":                    true,
+	"log:GetCursorOrData":               true,
+	"log:CreateConsumerGroup":           true,
+	"log:UpdateConsumerGroup":           true,
 	"log:ListConsumerGroup":             true,
 	"log:ConsumerGroupUpdateCheckPoint": true,
 	"log:ConsumerGroupHeartBeat":        true,

@@ -78,9 +78,10 @@ func (m *tfModule) local(name string) hclsyntax.Expression {
 
 // statement is one RAM policy statement as written in HCL.
 type statement struct {
-	effect  string
-	actions []string
-	pos     hcl.Range
+	effect    string
+	actions   []string
+	pos       hcl.Range
+	resources []hcl.Range // the elements of a literal Resource list
 }
 
 // statementsIn finds every object with an Action key under expr (through
@@ -132,6 +133,12 @@ func (m *tfModule) statementsVisiting(expr hclsyntax.Node, visited map[string]bo
 					errs = append(errs, fmt.Sprintf("%s: Action: %v", it.ValueExpr.Range(), err))
 				}
 				st.actions = acts
+			case "Resource":
+				if tup, ok := it.ValueExpr.(*hclsyntax.TupleConsExpr); ok {
+					for _, e := range tup.Exprs {
+						st.resources = append(st.resources, e.Range())
+					}
+				}
 			case "Effect":
 				v, diags := it.ValueExpr.Value(nil)
 				if diags.HasErrors() || v.Type() != cty.String {
@@ -376,6 +383,8 @@ type ramPolicies struct {
 	function map[string][]statement // local.function_policies, by function
 	member   []statement            // member-role's policy
 	trigger  []statement            // the SLS trigger role's policy
+	etlSink  []statement            // the role ETL jobs write the central logstores with
+	etlRead  []statement            // the roles ETL jobs read their sources with (both modules)
 	all      []statement            // every statement anywhere, trust policies included
 }
 
@@ -428,6 +437,10 @@ func loadRAMPolicies(t *testing.T, root string) *ramPolicies {
 				}
 			case m == main && name == "sls_trigger":
 				rp.trigger = append(rp.trigger, sts...)
+			case m == main && name == "etl_sink":
+				rp.etlSink = append(rp.etlSink, sts...)
+			case name == "etl_reader":
+				rp.etlRead = append(rp.etlRead, sts...)
 			case m == member:
 				rp.member = append(rp.member, sts...)
 			default:
@@ -528,6 +541,35 @@ func TestRAMPolicies(t *testing.T) {
 		}
 		t.Logf("functions that assume the member role: %v", assumers)
 		compare(t, "member role", allowed(rp.member), need)
+	})
+
+	t.Run("etl roles", func(t *testing.T) {
+		// The sink role appends to exactly the central input logstores.
+		main := loadModule(t, root, tfRoot)
+		var resources []string
+		for _, st := range rp.etlSink {
+			for _, r := range st.resources {
+				resources = append(resources, string(main.source(t, r)))
+			}
+		}
+		if got := allowed(rp.etlSink); len(got) != 1 || !got["log:PostLogStoreLogs"] {
+			t.Errorf("ETL sink role grants %v, want exactly log:PostLogStoreLogs", got)
+		}
+		slices.Sort(resources)
+		if want := []string{"local.logstore_arn.alb", "local.logstore_arn.clb", "local.logstore_arn.nat"}; !slices.Equal(resources, want) {
+			t.Errorf("ETL sink role writes %v, want exactly %v", resources, want)
+		}
+		got := allowed(rp.etlRead)
+		for a := range got {
+			if !etlReadActions[a] {
+				t.Errorf("ETL reader role grants %s, which consuming a logstore does not need", a)
+			}
+		}
+		for _, a := range []string{"log:ListShards", "log:GetCursorOrData"} {
+			if !got[a] {
+				t.Errorf("ETL reader role lacks %s", a)
+			}
+		}
 	})
 
 	t.Run("sls trigger role", func(t *testing.T) {

@@ -1,55 +1,16 @@
-# Field indexes with analytics (doc_value) on the fields the traces and the
-# investigations query. NAT session logs: the console does not create the
-# index when delivery is switched on; ALB/CLB get one here so that a
-# logstore created before onboarding is ready too.
+# Field indexes with analytics (doc_value) on the fields queried.
+#
+# One owner per index. The NAT, ALB and CLB logstores' indexes belong to
+# onboard (shared/onboard/sls.go, IndexKeys): it prepares those logstores in
+# every account and region, member accounts included, which Terraform never
+# reaches, and it merges its fields into whatever index is there. Terraform
+# creating them too made every apply reset what onboard set. So Terraform
+# indexes only the results logstore; infra/deploy's TestIndexOwnership
+# checks that it leaves the other three alone. After a first apply, run
+# onboard once (it runs on its timer) before querying the session logs.
 
 locals {
   sls_token = ", '\";=()[]{}?@&<>/:\n\t\r"
-
-  nat_fields = {
-    instance       = "text"
-    intstance      = "text" # spelling of an older documentation version
-    vpc_id         = "text"
-    protocol       = "long"
-    portocol       = "long" # idem
-    pri_ip         = "text"
-    pri_port       = "long"
-    nat_ip         = "text"
-    nat_port       = "long"
-    pub_ip         = "text"
-    pub_port       = "long"
-    bytes_from_vpc = "long"
-    bytes_from_pub = "long"
-    pkts_from_vpc  = "long"
-    pkts_from_pub  = "long"
-    # Format not documented (Unix seconds or a date): text keeps any value
-    # searchable; SQL casts it.
-    start_time = "text"
-    end_time   = "text"
-    # Added by data transformation to member accounts' records; the
-    # investigate function groups hosts by them.
-    account_id = "text"
-    region     = "text"
-  }
-
-  lb_fields = {
-    app_lb_id              = "text" # ALB
-    slbid                  = "text" # CLB
-    client_ip              = "text"
-    client_port            = "long"
-    vip_addr               = "text"
-    slb_vport              = "long"
-    upstream_addr          = "text" # ip:port, possibly a comma list or "-"
-    upstream_status        = "text"
-    upstream_response_time = "text"
-    status                 = "long"
-    time                   = "text"
-    request_time           = "double"
-    host                   = "text"
-    request_method         = "text"
-    request_uri            = "text"
-    http_x_forwarded_for   = "text"
-  }
 
   result_fields = {
     alert_id     = "text"
@@ -72,9 +33,6 @@ locals {
   }
 
   indexes = {
-    nat     = local.nat_fields
-    alb     = local.lb_fields
-    clb     = local.lb_fields
     results = local.result_fields
   }
 }

@@ -40,6 +40,7 @@ locals {
     NDRTRACE_TRIGGER_ROLE_ARN  = local.trigger_role_arn
     ONBOARD_RETENTION_DAYS     = tostring(var.log_retention_days)
     ONBOARD_ACCOUNTS           = local.onboard_accounts
+    ONBOARD_ETL_SINK_ROLE_ARN  = alicloud_ram_role.etl_sink.arn
     REDIS_URL                  = local.redis_url
     }, {
     for f in local.functions : "NDRTRACE_ROLE_${upper(replace(f, "-", "_"))}" => alicloud_ram_role.function[f].arn

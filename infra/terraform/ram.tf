@@ -76,9 +76,11 @@ locals {
           "alb:ListLoadBalancers",
           "alb:GetLoadBalancerAttribute",
           "alb:EnableLoadBalancerAccessLog",
+          "alb:DisableLoadBalancerAccessLog",
           "slb:DescribeLoadBalancers",
           "slb:DescribeAccessLogsDownloadAttribute",
           "slb:SetAccessLogsDownloadAttribute",
+          "slb:DeleteAccessLogsDownloadAttribute",
           # Which instance holds each private address, and since when
           # (the address history trace names instances from).
           "ecs:DescribeNetworkInterfaces",
@@ -87,7 +89,8 @@ locals {
       },
       {
         # Preparing the project, logstores and indexes logs are switched
-        # into (this account's entry of ONBOARD_ACCOUNTS uses this project).
+        # into (this account's entry of ONBOARD_ACCOUNTS uses this project),
+        # and the ETL jobs that ship this account's other regions here.
         Effect = "Allow"
         Action = [
           "log:GetProject",
@@ -98,6 +101,12 @@ locals {
           "log:GetIndex",
           "log:CreateIndex",
           "log:UpdateIndex",
+          "log:GetETL",
+          "log:CreateETL",
+          "log:UpdateETL",
+          "log:StartETL",
+          "log:StopETL",
+          "log:DeleteETL",
         ]
         Resource = [
           "acs:log:${var.region}:${local.account_id}:project/${local.log_project}",

@@ -140,8 +140,8 @@ func (c *Client) clbAccessLog(ctx context.Context, region, id string) (AccessLog
 // show inconsistent key case; these are the documented field names.
 type clbLogAttribute struct {
 	LoadBalancerID string `json:"LoadBalancerId"`
-	LogProject     string `json:"LogProject"`
-	LogStore       string `json:"LogStore"`
+	LogProject     string `json:"LogProject,omitempty"`
+	LogStore       string `json:"LogStore,omitempty"`
 	LogType        string `json:"LogType"`
 }
 

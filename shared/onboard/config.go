@@ -20,6 +20,7 @@ const (
 	EnvDisableOnUntag = "ONBOARD_DISABLE_ON_UNTAG"
 	EnvDryRun         = "ONBOARD_DRY_RUN"
 	EnvSLSEndpoint    = "ONBOARD_SLS_ENDPOINT"
+	EnvETLSinkRoleARN = "ONBOARD_ETL_SINK_ROLE_ARN"
 )
 
 // Defaults.
@@ -54,6 +55,9 @@ type Account struct {
 	ALBLogstore string   `json:"alb_logstore"`
 	CLBLogstore string   `json:"clb_logstore"`
 	SLSEndpoint string   `json:"sls_endpoint"`
+	// ETLRoleARN is the role of this account the ETL jobs shipping its
+	// logs read with (default DefaultETLRoleARN; {account} is expanded).
+	ETLRoleARN string `json:"etl_role_arn"`
 }
 
 // Own reports the function's own account.
@@ -91,6 +95,10 @@ type Config struct {
 	DisableOnUntag bool
 	DryRun         bool
 	Cloud          cloud.Config
+	// ETLSinkRoleARN is the central account's role the ETL jobs write with
+	// (ONBOARD_ETL_SINK_ROLE_ARN, default DefaultETLSinkRoleARN; {central}
+	// is expanded).
+	ETLSinkRoleARN string
 }
 
 // Load reads the configuration through getenv. Accounts whose id or
@@ -118,6 +126,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Assets, err = parseAssets(getenv(EnvAssets)); err != nil {
 		return c, err
 	}
+	c.ETLSinkRoleARN = strings.TrimSpace(getenv(EnvETLSinkRoleARN))
 	endpoint := strings.TrimSpace(getenv(EnvSLSEndpoint))
 	if endpoint == "" {
 		endpoint = DefaultSLSEndpoint

@@ -36,6 +36,8 @@ type Cloud interface {
 	EnableALBAccessLog(ctx context.Context, region, id, project, logstore string) error
 	EnableCLBAccessLog(ctx context.Context, region, id, project, logstore string) error
 	ListENIs(ctx context.Context, region string) ([]cloud.ENI, error)
+	DisableALBAccessLog(ctx context.Context, region, id string) error
+	DisableCLBAccessLog(ctx context.Context, region, id string) error
 }
 
 var _ Cloud = (*cloud.Client)(nil)
@@ -115,6 +117,7 @@ func (r *Runner) Run(ctx context.Context, dryRun bool) (*Summary, error) {
 	if connect == nil {
 		connect = CloudConnector(r.Config.Cloud)
 	}
+	cen := r.Config.centralFor(accounts, fcenv.AccountID(ctx), fcenv.Region(ctx))
 	perAccount := make([][]*RegionResult, len(accounts))
 	for i, a := range accounts {
 		for _, reg := range a.Regions {
@@ -133,7 +136,7 @@ func (r *Runner) Run(ctx context.Context, dryRun bool) (*Summary, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r.runAccount(ctx, connect, a, perAccount[i], at, dryRun)
+			r.runAccount(ctx, connect, a, perAccount[i], cen, at, dryRun)
 		}()
 	}
 	wg.Wait()
@@ -167,7 +170,7 @@ func (r *Runner) Run(ctx context.Context, dryRun bool) (*Summary, error) {
 	return sum, nil
 }
 
-func (r *Runner) runAccount(ctx context.Context, connect Connector, a Account, results []*RegionResult, at time.Time, dryRun bool) {
+func (r *Runner) runAccount(ctx context.Context, connect Connector, a Account, results []*RegionResult, cen central, at time.Time, dryRun bool) {
 	cl, logs, err := connect(ctx, a)
 	if err == nil && !dryRun {
 		if err = r.Inv.SetAccount(ctx, a.ID, a.RoleARN); err != nil {
@@ -185,7 +188,7 @@ func (r *Runner) runAccount(ctx context.Context, connect Connector, a Account, r
 			results[i].fail(err)
 			continue
 		}
-		r.runRegion(ctx, a, cl, logs, region, results[i], at, dryRun)
+		r.runRegion(ctx, a, cl, logs, region, results[i], cen, at, dryRun)
 	}
 }
 
@@ -204,7 +207,7 @@ type candidate struct {
 	what        string                          // "session log" or "access log"
 }
 
-func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, region string, res *RegionResult, at time.Time, dryRun bool) {
+func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, region string, res *RegionResult, cen central, at time.Time, dryRun bool) {
 	nats, err := cl.ListNATGateways(ctx, region)
 	if err != nil {
 		res.fail(err)
@@ -265,6 +268,9 @@ func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, 
 			res.Removed = append(res.Removed, p.ID)
 			res.Actions = append(res.Actions, fmt.Sprintf("drop %s %s from the inventory (no longer listed)", p.Kind, p.ID))
 		}
+	}
+	if sh, ok := logs.(Shipper); ok && (a.ID != cen.account || region != cen.region) {
+		r.ship(ctx, sh, cen, a, region, project, next, res, dryRun)
 	}
 	if dryRun {
 		return
@@ -449,6 +455,7 @@ func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []
 		}
 		id := lb.ID
 		c.enable = func(ctx context.Context) error { return cl.EnableALBAccessLog(ctx, region, id, project, ls) }
+		c.disable = func(ctx context.Context) error { return cl.DisableALBAccessLog(ctx, region, id) }
 		out = append(out, c)
 	}
 	for _, lb := range clbs {
@@ -462,6 +469,7 @@ func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []
 		}
 		id := lb.ID
 		c.enable = func(ctx context.Context) error { return cl.EnableCLBAccessLog(ctx, region, id, project, ls) }
+		c.disable = func(ctx context.Context) error { return cl.DisableCLBAccessLog(ctx, region, id) }
 		out = append(out, c)
 	}
 	return out

@@ -222,6 +222,26 @@ func TestRunDecisions(t *testing.T) {
 	}
 }
 
+func (f *fakeCloud) DisableALBAccessLog(_ context.Context, _, id string) error {
+	f.writes = append(f.writes, "disable "+id)
+	for i := range f.albs {
+		if f.albs[i].ID == id {
+			f.albs[i].AccessLog = cloud.AccessLog{}
+		}
+	}
+	return nil
+}
+
+func (f *fakeCloud) DisableCLBAccessLog(_ context.Context, _, id string) error {
+	f.writes = append(f.writes, "disable "+id)
+	for i := range f.clbs {
+		if f.clbs[i].ID == id {
+			f.clbs[i].AccessLog = cloud.AccessLog{}
+		}
+	}
+	return nil
+}
+
 func TestUntagAndDisable(t *testing.T) {
 	for _, disable := range []bool{false, true} {
 		t.Run(fmt.Sprint("disable=", disable), func(t *testing.T) {
@@ -239,11 +259,11 @@ func TestUntagAndDisable(t *testing.T) {
 				t.Fatalf("switches still on: %+v", n)
 			}
 			if disable {
-				if fmt.Sprint(res.Disabled) != "[ngw-1]" || g.cl.nats[0].SessionLogEnabled || n.Logging != inventory.LogOff || !n.Since.IsZero() {
+				if fmt.Sprint(res.Disabled) != "[ngw-1 alb-1]" || g.cl.nats[0].SessionLogEnabled || n.Logging != inventory.LogOff || !n.Since.IsZero() {
 					t.Fatalf("disabled %v, nat %+v", res.Disabled, n)
 				}
-				if len(res.Skipped) != 1 || res.Skipped[0].ID != "alb-1" || !strings.Contains(res.Skipped[0].Reason, "not supported") {
-					t.Fatalf("skipped %+v", res.Skipped)
+				if g.cl.albs[0].AccessLog.Enabled() || len(res.Skipped) != 0 {
+					t.Fatalf("ALB access log still on %+v, skipped %+v", g.cl.albs[0].AccessLog, res.Skipped)
 				}
 			} else if !g.cl.nats[0].SessionLogEnabled || len(res.Disabled) != 0 || n.Logging != inventory.LogOn {
 				t.Fatalf("logging touched: %+v", res)
@@ -381,4 +401,10 @@ func TestParseEvent(t *testing.T) {
 	if _, err := onboard.ParseEvent([]byte(`not json`)); err == nil {
 		t.Error("accepted non-JSON")
 	}
+}
+func (r regionSwitch) DisableALBAccessLog(ctx context.Context, reg, id string) error {
+	return r[reg].DisableALBAccessLog(ctx, reg, id)
+}
+func (r regionSwitch) DisableCLBAccessLog(ctx context.Context, reg, id string) error {
+	return r[reg].DisableCLBAccessLog(ctx, reg, id)
 }

@@ -52,8 +52,9 @@ func IndexKeys(k mapping.Kind) map[string]sls.IndexKey {
 			"bytes_from_vpc": long(), "bytes_from_pub": long(),
 			"start_time": timeKey(), "end_time": timeKey(),
 			"instance": text(), "vpc_id": text(),
-			// Added by data transformation to member accounts' records;
-			// investigate groups hosts by them.
+			// what Terraform indexed before onboard owned the index
+			"pkts_from_vpc": long(), "pkts_from_pub": long(), "intstance": text(), "portocol": long(),
+			// shipped from member accounts and other regions
 			"account_id": text(), "region": text(),
 		}
 	}
@@ -61,6 +62,8 @@ func IndexKeys(k mapping.Kind) map[string]sls.IndexKey {
 		"client_ip": text(), "client_port": long(), "vip_addr": text(), "slb_vport": long(),
 		"upstream_addr": text(), "status": long(), "time": timeKey(), "request_time": double(),
 		"http_x_forwarded_for": text(), "host": text(), "request_uri": text(),
+		"upstream_status": text(), "upstream_response_time": text(), "request_method": text(),
+		"account_id": text(), "region": text(),
 	}
 	if k == mapping.KindALB {
 		keys["app_lb_id"] = text()

@@ -46,6 +46,9 @@ type RegionResult struct {
 	Disabled []string `json:"disabled"`
 	// Removed: gone from the cloud, dropped from the inventory.
 	Removed []string `json:"removed"`
+	// Shipping: the ETL jobs that ship this source's logs to the central
+	// logstores (member accounts and other regions only).
+	Shipping []Shipping `json:"shipping"`
 	// Actions lists every write, done (or, in a dry run, planned), in order.
 	Actions []string `json:"actions"`
 	// Addresses counts the private addresses whose holder (ENI, ECS
@@ -67,7 +70,7 @@ func newRegionResult(account, region string) *RegionResult {
 	return &RegionResult{
 		AccountID: account, Region: region, Status: StatusOK,
 		Discovered: []string{}, Enabled: []string{}, AlreadyEnabled: []string{}, Skipped: []Reasoned{},
-		Failed: []Reasoned{}, Untagged: []string{}, Disabled: []string{}, Removed: []string{}, Actions: []string{},
+		Failed: []Reasoned{}, Untagged: []string{}, Disabled: []string{}, Removed: []string{}, Actions: []string{}, Shipping: []Shipping{},
 	}
 }
 

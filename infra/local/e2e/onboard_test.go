@@ -269,6 +269,9 @@ func TestOnboardMemberAccountThroughAssumeRole(t *testing.T) {
 	const region = "cn-zhangjiakou"
 	emu := lc.OpenAPI
 	emu.AddRole(member, memberRole, lc.Account)
+	// The roles its ETL jobs ship with (member-role and the central sink).
+	emu.AddRole(member, cloud.ETLReaderRole(member))
+	lc.TrustETLSink(member)
 	emu.AddNATGateway(member, region, openapiemu.NATGateway{ID: "ngw-zjk-member", VPCID: "vpc-zjk-m",
 		Tags: map[string]string{tagKey: "all"}, IPs: []openapiemu.NATIP{{EIP: "47.104.1.1"}}})
 	emu.AddALB(member, region, openapiemu.ALB{ID: "alb-zjk-member", VPCID: "vpc-zjk-m", Tags: map[string]string{tagKey: "all"},

@@ -25,7 +25,7 @@ resource "alicloud_ram_role" "member" {
 
 resource "alicloud_ram_policy" "member" {
   policy_name = var.role_name
-  description = "ndrtrace: list NAT gateways and load balancers, switch their logs on, resolve ENIs"
+  description = "ndrtrace: list NAT gateways and load balancers, switch their logs on and off, ship them, resolve ENIs"
   policy_document = jsonencode({
     Version = "1"
     Statement = [
@@ -38,9 +38,11 @@ resource "alicloud_ram_policy" "member" {
           "alb:ListLoadBalancers",
           "alb:GetLoadBalancerAttribute",
           "alb:EnableLoadBalancerAccessLog",
+          "alb:DisableLoadBalancerAccessLog",
           "slb:DescribeLoadBalancers",
           "slb:DescribeAccessLogsDownloadAttribute",
           "slb:SetAccessLogsDownloadAttribute",
+          "slb:DeleteAccessLogsDownloadAttribute",
           "ecs:DescribeNetworkInterfaces",
         ]
         Resource = ["*"]
@@ -56,6 +58,13 @@ resource "alicloud_ram_policy" "member" {
           "log:GetIndex",
           "log:CreateIndex",
           "log:UpdateIndex",
+          # the ETL jobs shipping this account's logs to the central logstores
+          "log:GetETL",
+          "log:CreateETL",
+          "log:UpdateETL",
+          "log:StartETL",
+          "log:StopETL",
+          "log:DeleteETL",
         ]
         Resource = [
           "acs:log:*:*:project/${var.log_project_prefix}*",

@@ -30,3 +30,9 @@ variable "max_session_duration" {
   type        = number
   default     = 3600
 }
+
+variable "etl_reader_role_name" {
+  description = "Name of the role the ETL jobs read this account's logstores with (onboard's default: ndrtrace-etl-reader)."
+  type        = string
+  default     = "ndrtrace-etl-reader"
+}
