@@ -136,8 +136,14 @@ func (c *Client) clbAccessLog(ctx context.Context, region, id string) (AccessLog
 	}
 }
 
-// clbLogAttribute is one element of LogsDownloadAttributes. The public docs
-// show inconsistent key case; these are the documented field names.
+// clbLogAttribute is one element of LogsDownloadAttributes, as sent by
+// SetAccessLogsDownloadAttribute and DeleteAccessLogsDownloadAttribute.
+//
+// THE ONE PLACE the JSON key spelling is decided. The documentation's own
+// example mixes "LogProject" and "logProject"; these are the documented
+// field names, unconfirmed against the live service (the README names it as
+// the first thing to check in a live account). Answers are decoded without
+// regard to case (encoding/json), so only what is sent depends on it.
 type clbLogAttribute struct {
 	LoadBalancerID string `json:"LoadBalancerId"`
 	LogProject     string `json:"LogProject,omitempty"`
