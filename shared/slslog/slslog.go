@@ -52,11 +52,6 @@ const pageGroups = 100
 // groups to fn, in order.
 type Reader func(ctx context.Context, c sls.ClientInterface, r Range, fn func(page []Group) error) (groups int, err error)
 
-var (
-	_ Reader = Read
-	_ Reader = ReadDecoded
-)
-
 // Read pulls the range page by page (up to 100 log groups) through the
 // SDK's raw call (GetLogsBytesWithQuery: the SDK signs, sends, decompresses
 // and reads the cursor headers) and hands fn groups that walk the returned

@@ -99,3 +99,12 @@ func TestReadFailsOnAPullError(t *testing.T) {
 		}
 	}
 }
+
+// Both reads are Readers. Asserted here, not in the package: a package-level
+// reference would link the pull calls into every binary that imports
+// slslog (trace and onboard only write), and the RAM checks would rightly
+// ask for log:GetCursorOrData there.
+var (
+	_ slslog.Reader = slslog.Read
+	_ slslog.Reader = slslog.ReadDecoded
+)

@@ -366,8 +366,10 @@ func BatchMemo(ctx context.Context) *sync.Map {
 func (t *Tracer) prepare(ctx context.Context, alerts []*alert.Alert, results []alert.Result, cfg Config, deadline time.Time) []*pending {
 	plans := make([]*pending, len(alerts))
 	// Once the coverage store fails, the rest of the batch fails fast. A
-	// store that does not answer by the wait's deadline has failed.
-	pctx, cancel := context.WithDeadline(ctx, deadline)
+	// store that does not answer by the wait's deadline (and a grace the
+	// wall's second of slack allows: a short wall still leaves a round
+	// trip) has failed.
+	pctx, cancel := context.WithDeadline(ctx, deadline.Add(coverageGrace))
 	defer cancel()
 	failed := Within(pctx, func() error { return t.prefetch(pctx, alerts) })
 	for i, a := range alerts {
@@ -400,6 +402,10 @@ func (t *Tracer) prepare(ctx context.Context, alerts []*alert.Alert, results []a
 	}
 	return plans
 }
+
+// coverageGrace is how far past the wait's deadline the batch's inventory
+// read may run: within the second the contract allows past the wall.
+const coverageGrace = 500 * time.Millisecond
 
 // prefetch reads the inventory of every address of the batch at once; it
 // returns the coverage store's error, if that is what failed.
