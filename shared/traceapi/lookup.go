@@ -22,12 +22,12 @@ type LookupRequest struct {
 // "lookup". ok is false for anything else (alerts); err says what is wrong
 // with a lookup request that is malformed.
 func lookupIDs(body []byte) (ids []string, ok bool, err error) {
-	b := bytes.TrimSpace(body)
+	b := bytes.Trim(body, " \t\r\n") // JSON's whitespace only: \v is not
 	if len(b) == 0 || b[0] != '{' || !bytes.Contains(b, []byte(`"lookup"`)) {
 		return nil, false, nil
 	}
 	var top map[string]json.RawMessage
-	if json.Unmarshal(b, &top) != nil || len(top) != 1 || top["lookup"] == nil {
+	if json.Unmarshal(body, &top) != nil || len(top) != 1 || top["lookup"] == nil {
 		return nil, false, nil
 	}
 	if err := json.Unmarshal(top["lookup"], &ids); err != nil {

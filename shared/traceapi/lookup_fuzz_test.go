@@ -9,7 +9,7 @@ import (
 // whose one key is "lookup"; an accepted one holds the ids the JSON array
 // spells, at most MaxLookup of them.
 func FuzzLookupIDs(f *testing.F) {
-	for _, s := range []string{`{"lookup":["a","b"]}`, `{"lookup":[]}`, `{"lookup":"a"}`, `{"lookup":["a"],"alert_id":"x"}`, `{"alert_id":"lookup"}`, ` {"lookup":[1]} `} {
+	for _, s := range []string{`{"lookup":["a","b"]}`, `{"lookup":[]}`, `{"lookup":"a"}`, `{"lookup":["a"],"alert_id":"x"}`, `{"alert_id":"lookup"}`, ` {"lookup":[1]} `, "{\"lookup\":[]}\v"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

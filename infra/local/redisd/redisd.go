@@ -178,12 +178,10 @@ func StartCluster(ctx context.Context, n int) (*Cluster, error) {
 		c.Stop()
 		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
 	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
-	defer cc.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		info, err := cc.ClusterInfo(ctx).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
+		info, err := c.everyNodeOK(ctx, func(addr string) *redis.Options { return &redis.Options{Addr: addr} })
+		if err == nil {
 			return c, nil
 		}
 		if time.Now().After(deadline) {
@@ -192,4 +190,23 @@ func StartCluster(ctx context.Context, n int) (*Cluster, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// everyNodeOK asks every node for CLUSTER INFO: the cluster is ready only
+// when each of them says cluster_state:ok. (One node's view, as a cluster
+// client gives it, can be ahead of the others': a client then meets
+// CLUSTERDOWN on a node that has not caught up.)
+func (c *Cluster) everyNodeOK(ctx context.Context, opts func(addr string) *redis.Options) (string, error) {
+	for _, n := range c.Nodes {
+		cl := redis.NewClient(opts(n.Addr))
+		info, err := cl.ClusterInfo(ctx).Result()
+		cl.Close()
+		if err != nil {
+			return info, err
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return info, fmt.Errorf("node %s is not ready", n.Addr)
+		}
+	}
+	return "", nil
 }

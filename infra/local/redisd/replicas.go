@@ -52,14 +52,13 @@ func StartClusterWithReplicas(ctx context.Context, masters int, nodeTimeout time
 // healthy reports whether the cluster serves all slots and every live
 // master has a replica.
 func (c *Cluster) healthy(ctx context.Context, masters int) (bool, error) {
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
-	defer cc.Close()
-	info, err := cc.ClusterInfo(ctx).Result()
-	if err != nil || !strings.Contains(info, "cluster_state:ok") {
+	if _, err := c.everyNodeOK(ctx, func(addr string) *redis.Options { return &redis.Options{Addr: addr} }); err != nil {
 		return false, err
 	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	defer cc.Close()
 	linked := 0
-	err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
 		r, err := m.Info(ctx, "replication").Result()
 		if err == nil && strings.Contains(r, "connected_slaves:1") {
 			linked++

@@ -164,12 +164,12 @@ func StartSecureCluster(ctx context.Context, sec Secure, n int) (*SecureCluster,
 		c.Stop()
 		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
 	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Password: sec.AdminPassword, TLSConfig: &tls.Config{RootCAs: certs.pool, MinVersion: tls.VersionTLS12}})
-	defer cc.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		info, err := cc.ClusterInfo(ctx).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
+		info, err := c.everyNodeOK(ctx, func(addr string) *redis.Options {
+			return &redis.Options{Addr: addr, Password: sec.AdminPassword, TLSConfig: &tls.Config{RootCAs: certs.pool, MinVersion: tls.VersionTLS12}}
+		})
+		if err == nil {
 			return c, nil
 		}
 		if time.Now().After(deadline) {
