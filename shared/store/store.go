@@ -438,7 +438,7 @@ func (s *Store) Ingested(ctx context.Context, marks []string) ([]bool, error) {
 	for i, m := range marks {
 		cmds[i] = pipe.Exists(ctx, m)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := s.execAll(ctx, pipe); err != nil {
 		return nil, fmt.Errorf("read %d log-group marks: %w", len(marks), err)
 	}
 	for i, c := range cmds {
