@@ -299,7 +299,7 @@ func chaosSLSErrors(t *testing.T) {
 		fmt.Sprintf("failing ranges returned an error (%d invocations) and their retries finished them; every alert's answer", failures.Load()), v)
 }
 
-// In every second long range, the second pull answers 30 s late while the
+// In every long range, the second pull answers 30 s late while the
 // invocation has 2 s: FC ends the invocation half-way through the range
 // (after its first page of groups); the retry finishes it.
 func chaosDeadline(t *testing.T) {
@@ -316,7 +316,7 @@ func chaosDeadline(t *testing.T) {
 	err = s.eachShard(func(rng *rand.Rand, r triggerRange) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if r.groups > 150 && rng.IntN(2) == 0 { // more than one page (100 groups)
+		if r.groups > 150 { // more than one page (100 groups)
 			lc.SLS.DelayAfter(project, r.logstore, 1, 1, 30*time.Second)
 			err := ingestErr(s.ingestFn(short, r), r.Event())
 			lc.SLS.FailNext(project, r.logstore, 0, 0, "")
