@@ -17,9 +17,11 @@ run:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o .build/bin/ ./infra/local/run $(addprefix ./functions/,$(FUNCS))
 	NDRTRACE_BIN=.build/bin ./.build/bin/run
 
-## test: vet, unit, store, end-to-end and short fuzz runs (installs redis-server if missing)
+## test: vet, unit, store, end-to-end, oracle and fault-suite runs; fuzz seeds (installs redis-server if missing)
+# Fuzz targets run on their seed corpora here (go test does that); the
+# coverage-guided search is make fuzz: new findings must not turn a CI run red
+# at random (three did this stop, each fixed or noted).
 test: redis vet
-	FUZZTIME=$(FUZZTIME) ./infra/local/scripts/fuzz-short.sh
 	$(GO) test -count=1 -timeout 60m -skip '^(TestOracle|TestChaos)$$' ./...
 	./infra/local/scripts/suite.sh
 
