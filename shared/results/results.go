@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -59,6 +60,9 @@ func (s *SLS) Record(ctx context.Context, rs []alert.Result) error {
 	defer c.Close()
 	written := 0
 	for _, lg := range Groups(rs, time.Now()) {
+		if err := bound(ctx, c); err != nil {
+			return fmt.Errorf("record %d results in %s/%s (%d logs written before): %w", len(rs), s.Project, s.Logstore, written, err)
+		}
 		if err := c.PutLogs(s.Project, s.Logstore, lg); err != nil {
 			return fmt.Errorf("record %d results in %s/%s (%d logs written before this failure): %w", len(rs), s.Project, s.Logstore, written, err)
 		}
@@ -66,6 +70,27 @@ func (s *SLS) Record(ctx context.Context, rs []alert.Result) error {
 	}
 	return nil
 }
+
+// bound limits the SDK's next call, retries included, to ctx's deadline.
+// The SDK sends without a context, so a stalled logstore would otherwise
+// hold the answer back for its 60 s request timeout, retried.
+func bound(ctx context.Context, c sls.ClientInterface) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	left := time.Until(dl)
+	if left <= 0 {
+		return fmt.Errorf("no time left before the deadline: %w", context.DeadlineExceeded)
+	}
+	c.SetRetryTimeout(left)
+	c.SetHTTPClient(&http.Client{Timeout: left, Transport: transport})
+	return nil
+}
+
+// transport is shared by every Record so that connections are reused
+// across invocations of a warm instance.
+var transport = http.DefaultTransport.(*http.Transport).Clone()
 
 // Groups renders results as log groups within SLS's write limits, in order.
 // A result whose log would exceed one log's limit (only an alert refused

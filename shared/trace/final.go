@@ -16,6 +16,11 @@ type Final struct {
 	Queries []store.Query
 }
 
+// finishGrace is how far past the wall keeping answers for late resolution
+// may run: naming may take NameGrace (500ms) of the second the contract
+// allows, recording the rest.
+const finishGrace = 700 * time.Millisecond
+
 // Finisher sees every answer once it is final, before Trace returns: late
 // resolution keeps untraced alerts pending (and may set PendingUntil) and
 // traced ones open to corrections.
@@ -24,17 +29,20 @@ type Finisher interface {
 }
 
 // finish hands the answers to t.Finish, if any.
-func (t *Tracer) finish(ctx context.Context, alerts []*alert.Alert, results []alert.Result, plans []*pending) {
+func (t *Tracer) finish(ctx context.Context, alerts []*alert.Alert, results []alert.Result, plans []*pending, by time.Time) {
 	if t.Finish == nil {
 		return
 	}
+	var cancel context.CancelFunc
 	if ctx.Err() != nil {
 		// A cancelled trace still answers: keep its answers on a short
 		// leash of their own.
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lastLook)
-		defer cancel()
+	} else {
+		// A slow Redis must not hold the answer past the wall's second.
+		ctx, cancel = context.WithDeadline(ctx, by)
 	}
+	defer cancel()
 	finals := make([]Final, len(alerts))
 	for i, a := range alerts {
 		finals[i] = Final{Alert: a, Result: &results[i]}

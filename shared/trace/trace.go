@@ -130,21 +130,31 @@ type pending struct {
 	wakeKeys []string
 }
 
+// Wall is when a trace started at start stops waiting: Config.MaxWait
+// after it, and never later than ctx's deadline less Config.Reserve. The
+// answer, named and recorded, is due within a second of it.
+func (t *Tracer) Wall(ctx context.Context, start time.Time) time.Time {
+	cfg := t.Config
+	cfg.defaults()
+	wall := start.Add(cfg.MaxWait)
+	if d, ok := ctx.Deadline(); ok && d.Add(-cfg.Reserve).Before(wall) {
+		wall = d.Add(-cfg.Reserve)
+	}
+	return wall
+}
+
 // Trace answers every alert; results come in the order of the alerts. It
 // waits at most Config.MaxWait, and never past ctx's deadline less Reserve.
 func (t *Tracer) Trace(ctx context.Context, alerts []*alert.Alert) []alert.Result {
 	cfg := t.Config
 	cfg.defaults()
 	start := time.Now()
-	deadline := start.Add(cfg.MaxWait)
-	if d, ok := ctx.Deadline(); ok && d.Add(-cfg.Reserve).Before(deadline) {
-		deadline = d.Add(-cfg.Reserve)
-	}
+	deadline := t.Wall(ctx, start)
 	results := make([]alert.Result, len(alerts))
 	ctx = context.WithValue(ctx, memoKey{}, &sync.Map{})
 	plans := t.prepare(ctx, alerts, results, cfg, deadline)
 	// Answers are final once named: late resolution sees them then.
-	defer t.finish(ctx, alerts, results, plans)
+	defer t.finish(ctx, alerts, results, plans, deadline.Add(finishGrace))
 	// Instances are named once every answer is in, for the whole batch.
 	defer func() { t.name(ctx, alerts, results, deadline, cfg) }()
 	var waiting []*pending

@@ -30,6 +30,17 @@ type Handler struct {
 	Now     func() time.Time
 }
 
+const (
+	// recordGrace: recording may run this far past the trace's wall, and
+	// no further, so that a slow logstore keeps the answer within the
+	// contract's second (the results then go to the function log).
+	recordGrace = 900 * time.Millisecond
+	// maxRecord bounds recording an answer found long before the wall: a
+	// healthy logstore takes milliseconds, and a stalled one must not
+	// hold a traced answer for the whole TRACE_MAX_WAIT.
+	maxRecord = 10 * time.Second
+)
+
 // Batch is the response to a batch of alerts.
 type Batch struct {
 	Results []alert.Result `json:"results"`
@@ -95,6 +106,8 @@ func (h *Handler) traceBody(ctx context.Context, body []byte, overHTTP bool) (ou
 		b, _ := json.Marshal(map[string]string{"status": "error", "reason": items[0].Invalid.Reason})
 		return b, http.StatusRequestEntityTooLarge, true
 	}
+	// The answer is due within a second of the wall, recorded or not.
+	recordBy := h.Tracer.Wall(ctx, time.Now()).Add(recordGrace)
 	rs := make([]alert.Result, len(items))
 	var valid []*alert.Alert
 	var at []int
@@ -111,7 +124,12 @@ func (h *Handler) traceBody(ctx context.Context, body []byte, overHTTP bool) (ou
 			rs[at[j]] = r
 		}
 	}
-	recorded = h.record(ctx, rs)
+	if cap := time.Now().Add(maxRecord); cap.Before(recordBy) {
+		recordBy = cap
+	}
+	rctx, cancel := context.WithDeadline(ctx, recordBy)
+	recorded = h.record(rctx, rs)
+	cancel()
 
 	var err error
 	status = http.StatusOK

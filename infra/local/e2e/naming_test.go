@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +261,60 @@ func TestInstanceNamedAtTheAlertsTimeAcrossAMove(t *testing.T) {
 	}
 	if n := ecsCallsIn(region) - before; n != 0 {
 		t.Fatalf("%d ECS calls", n)
+	}
+}
+
+// The results logstore stalling 30 s on every write costs no answer its
+// wall either: each batch comes back within 10 s (TRACE_MAX_WAIT is 2 s),
+// over HTTP with X-Ndrtrace-Recorded: false, and every alert of it is in
+// the function's log.
+func TestWallHoldsWhenResultsLogstoreStalls(t *testing.T) {
+	url, _ := testRedis(t)
+	s := newNamingScenario(t, url, "cn-chengdu", "47.105.9.1", 20, 0)
+	var logs syncBuffer
+	tr, err := lc.Function(context.Background(), "trace", map[string]string{
+		"REDIS_URL": url, "TRACE_MAX_WAIT": namingWait, "TRACE_LATE_WINDOW": "0",
+		"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": resultsLS,
+	}, func(f *fcemu.Function) { f.Output, f.Timeout = &logs, 60*time.Second })
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.SLS.DelayAfter(project, resultsLS, 0, 1<<30, 30*time.Second)
+	defer lc.SLS.DelayAfter(project, resultsLS, 0, 0, 0)
+
+	// Alerts 0-19 have a session, 20-29 none.
+	var bodies []string
+	for i := range 30 {
+		bodies = append(bodies, s.alert(i))
+	}
+	rs, took := traceBatch(t, tr, bodies)
+	if took > 10*time.Second {
+		t.Fatalf("direct batch answered after %s", took)
+	}
+	for i, r := range rs {
+		want := alert.Traced
+		if i >= 20 {
+			want = alert.Untraced
+		}
+		if r.Status != want || (want == alert.Traced && r.Asset.PrivateIP != s.private(i)) {
+			t.Fatalf("alert %d: %s %q %+v", i, r.Status, r.Reason, r.Asset)
+		}
+	}
+
+	start := time.Now()
+	res := invoke(t, tr, fcemu.HTTPEvent(fcemu.HTTPRequest{Method: http.MethodPost, Path: "/",
+		Body: []byte(`{"alerts":[` + strings.Join(bodies[15:25], ",") + `]}`), Headers: map[string]string{"Content-Type": "application/json"}}))
+	if took := time.Since(start); took > 10*time.Second || res.Error != nil {
+		t.Fatalf("HTTP batch answered after %s: %v", took, res.Error)
+	}
+	resp, err := fcemu.DecodeHTTPResponse(res.Payload)
+	if err != nil || resp.StatusCode != 200 || resp.Headers["X-Ndrtrace-Recorded"] != "false" {
+		t.Fatalf("HTTP %+v (%v): want 200 with X-Ndrtrace-Recorded: false", resp, err)
+	}
+	logged := logs.String()
+	for i := 15; i < 25; i++ {
+		if id := fmt.Sprintf("%s-%d", s.region, i); !strings.Contains(logged, `"alert_id":"`+id+`"`) {
+			t.Fatalf("alert %s is in neither the results logstore nor the function's log", id)
+		}
 	}
 }
