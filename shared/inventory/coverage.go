@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/store"
 	"github.com/ndrtrace/ndrtrace/shared/trace"
 )
 
@@ -91,7 +92,7 @@ func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled b
 	if queued == 0 {
 		return entries, filled, nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if err := store.Exec(ctx, inv.rdb, pipe); err != nil {
 		return nil, false, err
 	}
 	for i, c := range cmds {

@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/store"
 )
 
 // Address history: which ENI (and ECS instance) held each private address
@@ -135,7 +135,7 @@ func (inv *Inventory) RecordHolders(ctx context.Context, at time.Time, byVPC map
 	for i, vpc := range vpcs {
 		reads[i] = pipe.HGetAll(ctx, historyKey(vpc))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if err := store.Exec(ctx, inv.rdb, pipe); err != nil {
 		return 0, fmt.Errorf("read the address history: %w", err)
 	}
 	now := at.Unix()
@@ -183,7 +183,7 @@ func (inv *Inventory) RecordHolders(ctx context.Context, at time.Time, byVPC map
 		}
 		pipe.Expire(ctx, key, HistoryTTL)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := store.Exec(ctx, inv.rdb, pipe); err != nil {
 		return 0, fmt.Errorf("write the address history: %w", err)
 	}
 	return changed, nil

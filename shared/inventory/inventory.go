@@ -19,8 +19,10 @@
 //
 // The per-address hash repeats the coverage of its egress so that a trace
 // answers "is this address covered?" with one round trip for both addresses
-// of an alert. Nothing here expires except the ENI cache: the inventory is
-// rewritten, region by region, by every onboarding run.
+// of an alert. The inventory is rewritten, region by region, by every
+// onboarding run, and each key expires TTL after the run that last wrote it:
+// a retired deployment, or a region onboarding no longer lists, leaves
+// nothing behind for good (the ENI cache has its own, shorter TTLs).
 package inventory
 
 import (
@@ -37,6 +39,7 @@ import (
 
 	"github.com/ndrtrace/ndrtrace/shared/egress"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/store"
 	"github.com/ndrtrace/ndrtrace/shared/trace"
 )
 
@@ -50,6 +53,11 @@ const (
 	prefVPC    = "ndr:inv:vpc:"
 	prefENI    = "ndr:eni:"
 )
+
+// TTL is how long an inventory key outlives the onboarding run that last
+// wrote it. Onboarding runs every few minutes; a week rides out any outage
+// of it (its failures are reported) without trace losing its address book.
+const TTL = 7 * 24 * time.Hour
 
 // Logging states of an asset (Asset.Logging).
 const (
@@ -212,7 +220,7 @@ func regionKey(account, region string) string { return prefRegion + account + ":
 
 // MarkFilled records that an onboarding run completed everywhere at t.
 func (inv *Inventory) MarkFilled(ctx context.Context, t time.Time) error {
-	return inv.rdb.Set(ctx, keyFilled, strconv.FormatInt(t.Unix(), 10), 0).Err()
+	return inv.rdb.Set(ctx, keyFilled, strconv.FormatInt(t.Unix(), 10), TTL).Err()
 }
 
 // Filled returns the time of the last complete onboarding run; ok is false
@@ -245,7 +253,10 @@ func (inv *Inventory) SetAccount(ctx context.Context, account, roleARN string) e
 	if roleARN != "" && !ValidRoleARN(roleARN) {
 		return fmt.Errorf("inventory: %q is not a RAM role ARN", roleARN)
 	}
-	return inv.rdb.HSet(ctx, prefAcct+account, "role", roleARN).Err()
+	pipe := inv.rdb.TxPipeline()
+	pipe.HSet(ctx, prefAcct+account, "role", roleARN)
+	pipe.Expire(ctx, prefAcct+account, TTL)
+	return store.Exec(ctx, inv.rdb, pipe)
 }
 
 // Account returns the role ARN recorded for account ("" for the own
@@ -352,7 +363,7 @@ func (inv *Inventory) assets(ctx context.Context, refs []string) ([]Asset, error
 	for i, r := range refs {
 		cmds[i] = pipe.HGetAll(ctx, assetKey(r))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if err := store.Exec(ctx, inv.rdb, pipe); err != nil {
 		return nil, err
 	}
 	var out []Asset
@@ -398,6 +409,7 @@ func (inv *Inventory) ReplaceRegion(ctx context.Context, account, region string,
 		for _, ad := range a.Addrs {
 			keep[ad.Public.Unmap()] = true
 			pipe.HSet(ctx, ipKey(ad.Public), ref, encodeEntry(a, ad))
+			pipe.Expire(ctx, ipKey(ad.Public), TTL)
 		}
 		if old, ok := prevByRef[ref]; ok {
 			for _, ad := range old.Addrs {
@@ -407,8 +419,9 @@ func (inv *Inventory) ReplaceRegion(ctx context.Context, account, region string,
 			}
 		}
 		pipe.HSet(ctx, assetKey(ref), encodeAsset(a))
+		pipe.Expire(ctx, assetKey(ref), TTL)
 		if a.VPC != "" {
-			pipe.Set(ctx, prefVPC+a.VPC, a.Account+"|"+a.Region, 0)
+			pipe.Set(ctx, prefVPC+a.VPC, a.Account+"|"+a.Region, TTL)
 		}
 	}
 	for ref, old := range prevByRef {
@@ -428,8 +441,9 @@ func (inv *Inventory) ReplaceRegion(ctx context.Context, account, region string,
 			members = append(members, ref)
 		}
 		pipe.SAdd(ctx, rk, members...)
+		pipe.Expire(ctx, rk, TTL)
 	}
-	_, err = pipe.Exec(ctx)
+	err = store.Exec(ctx, inv.rdb, pipe)
 	return err
 }
 

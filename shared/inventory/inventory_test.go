@@ -299,3 +299,30 @@ func TestParseSwitches(t *testing.T) {
 		}
 	}
 }
+
+// Every key onboarding writes expires: a retired deployment or a region no
+// longer listed leaves nothing for good. The whole write path is run (the
+// address book, accounts, the fill mark, VPCs), then each key's TTL read.
+func TestEveryKeyExpires(t *testing.T) {
+	inv := fresh(t)
+	mustReplace(t, inv, natAsset(), albAsset(), clbAsset())
+	n := natAsset()
+	n.Addrs = n.Addrs[:1] // a rewrite that drops an address keeps the rest's TTL
+	mustReplace(t, inv, n, albAsset())
+	if err := inv.SetAccount(ctx, "2000000000000002", "acs:ram::2000000000000002:role/ndrtrace-onboard"); err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.MarkFilled(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, "ndr:*").Result()
+	if err != nil || len(keys) < 6 {
+		t.Fatalf("%d keys (%v): the write path wrote less than expected", len(keys), err)
+	}
+	for _, k := range keys {
+		ttl, err := rdb.TTL(ctx, k).Result()
+		if err != nil || ttl <= 0 || ttl > inventory.TTL {
+			t.Errorf("%s: TTL %v (%v), want within (0, %v]", k, ttl, err, inventory.TTL)
+		}
+	}
+}

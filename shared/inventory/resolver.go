@@ -16,6 +16,7 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/cloud"
 	"github.com/ndrtrace/ndrtrace/shared/fcenv"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
+	"github.com/ndrtrace/ndrtrace/shared/store"
 	"github.com/ndrtrace/ndrtrace/shared/trace"
 )
 
@@ -115,11 +116,7 @@ func (r *Resolver) Name(ctx context.Context, ns []trace.Naming) {
 		hist[vpc] = pipe.HMGet(ctx, historyKey(vpc), fields...)
 	}
 	err := trace.Within(ctx, func() error {
-		_, err := pipe.Exec(ctx)
-		if errors.Is(err, redis.Nil) {
-			return nil
-		}
-		return err
+		return store.Exec(ctx, r.Inv.rdb, pipe)
 	})
 	if err != nil {
 		for _, t := range todo {
@@ -195,7 +192,7 @@ func (r *Resolver) Name(ctx context.Context, ns []trace.Naming) {
 		}
 	}
 	// The answers stand even if caching them fails (or stalls).
-	_ = trace.Within(ctx, func() error { _, err := pipe.Exec(ctx); return err })
+	_ = trace.Within(ctx, func() error { return store.Exec(ctx, r.Inv.rdb, pipe) })
 	for _, t := range todo {
 		if t.job < 0 {
 			continue

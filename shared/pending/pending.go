@@ -211,7 +211,7 @@ func (k *Keeper) Finish(ctx context.Context, finals []trace.Final) {
 		}
 		pipe.Set(ctx, entryKey(h), v, life)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		fcenv.Logger(ctx).Error("answers not kept for late resolution and lookup", "alerts", len(finals), "err", err)
 		for _, r := range promised {
 			r.PendingUntil = ""
@@ -253,7 +253,7 @@ func (k *Keeper) Lookup(ctx context.Context, ids []string) ([]json.RawMessage, e
 		for i, id := range ids {
 			cmds[i] = pipe.Get(ctx, entryKey(HandleOf(id)))
 		}
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 			return nil, fmt.Errorf("read %d answers: %w", len(ids), err)
 		}
 	}

@@ -66,7 +66,7 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 			probes = append(probes, probe{sp, b, key, pipe.HLen(ctx, key)})
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		fcenv.Logger(ctx).Error("pending alerts not checked; they stay pending", "err", err)
 		return
 	}
@@ -129,7 +129,7 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 	if len(reads) == 0 {
 		return
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		fcenv.Logger(ctx).Error("pending alerts not read; they stay pending", "err", err)
 		return
 	}
@@ -190,7 +190,7 @@ func (k *Keeper) resolve(ctx context.Context, handles []Handle) {
 	for i, h := range handles {
 		cmds[i] = pipe.Get(ctx, entryKey(h))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		log.Error("pending alerts not read; they stay pending", "err", err)
 		return
 	}
@@ -268,7 +268,7 @@ func (k *Keeper) resolve(ctx context.Context, handles []Handle) {
 	for i, e := range emits {
 		claims[i] = claim.Eval(ctx, pipe, []string{entryKey(e.h), lockKey(e.h)}, e.e.raw, strconv.FormatInt(lease.Milliseconds(), 10))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		log.Error("late results not claimed; the alerts stay pending", "err", err)
 		return
 	}
@@ -294,7 +294,7 @@ func (k *Keeper) resolve(ctx context.Context, handles []Handle) {
 			for _, e := range won {
 				pipe.Del(ctx, lockKey(e.h))
 			}
-			if _, err := pipe.Exec(ctx); err != nil {
+			if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 				log.Error("claims not released; they lapse after their lease", "err", err)
 			}
 			return
@@ -304,7 +304,7 @@ func (k *Keeper) resolve(ctx context.Context, handles []Handle) {
 	for _, e := range won {
 		commit.Eval(ctx, pipe, []string{entryKey(e.h), lockKey(e.h)}, e.value)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		// Recorded, but the entry still reads as before: the claims lapse
 		// and a later record may resolve these again (a duplicate, never a
 		// loss).

@@ -375,10 +375,16 @@ func (s *Store) finish(ctx context.Context, unexpired []string, metas map[mappin
 // life is how long a key lives after its expiry is renewed.
 func (s *Store) life() time.Duration { return s.ttl + s.refresh }
 
-// execAll runs a pipeline and checks every command, not only the first
+// execAll is Exec on the store's client.
+func (s *Store) execAll(ctx context.Context, pipe redis.Pipeliner) error {
+	return Exec(ctx, s.rdb, pipe)
+}
+
+// Exec runs a pipeline of rdb and checks every command, not only the first
 // that failed (Exec's error): on a cluster, each node's share runs on its
 // own, and any of them may fail. redis.Nil is an answer, not a failure.
-func (s *Store) execAll(ctx context.Context, pipe redis.Pipeliner) error {
+// Every package that writes ndrtrace's state pipelines through it.
+func Exec(ctx context.Context, rdb redis.UniversalClient, pipe redis.Pipeliner) error {
 	cmds, err := pipe.Exec(ctx)
 	failed, first := 0, error(nil)
 	for _, c := range cmds {
@@ -395,17 +401,17 @@ func (s *Store) execAll(ctx context.Context, pipe redis.Pipeliner) error {
 	if first == nil {
 		return nil
 	}
-	s.lost(ctx, first)
+	Lost(ctx, rdb, first)
 	return fmt.Errorf("%d of %d commands failed: %w", failed, len(cmds), first)
 }
 
-// lost reacts to a failure that is not Redis's answer (a refused or broken
+// Lost reacts to a failure that is not Redis's answer (a refused or broken
 // connection): on a cluster, the node may be gone and its replica promoted,
 // so the slot map is read again at once. go-redis would otherwise keep
 // sending those slots to the dead node until its periodic reload (seen: 55
 // s after a promotion), and every retried ingest and waiting trace with it.
-func (s *Store) lost(ctx context.Context, err error) {
-	cc, ok := s.rdb.(*redis.ClusterClient)
+func Lost(ctx context.Context, rdb redis.UniversalClient, err error) {
+	cc, ok := rdb.(*redis.ClusterClient)
 	if !ok || ctx.Err() != nil {
 		return
 	}
