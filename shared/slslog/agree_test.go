@@ -1,6 +1,7 @@
 package slslog_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/ndrtrace/ndrtrace/shared/lblog"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
@@ -194,6 +196,108 @@ func TestReadersAgree(t *testing.T) {
 		seed, groups, len(raw), nat[""], lb[""], len(nat)-1, len(lb)-1)
 }
 
+// quirks are inputs the SDK's decoder (gogo/protobuf) accepts that the
+// protobuf specification, and protowire, would refuse: groups (deprecated
+// wire types 3 and 4) in unknown fields, ended by a marker of another field
+// number or holding field number 0; varints of ten bytes that overflow 64
+// bits; tags whose field number only fits in 64 bits. SLS does not send
+// them, but the raw walk must not refuse a page the SDK would read.
+func quirks() map[string][]byte {
+	tg := func(b []byte, num uint64, typ protowire.Type) []byte {
+		return protowire.AppendVarint(b, num<<3|uint64(typ))
+	}
+	str := func(b []byte, num uint64, s string) []byte {
+		return protowire.AppendString(tg(b, num, protowire.BytesType), s)
+	}
+	content := func(k, v string, extra ...byte) []byte {
+		c := append(str(str(nil, 1, k), 2, v), extra...)
+		return protowire.AppendBytes(tg(nil, 2, protowire.BytesType), c)
+	}
+	logAt := func(time []byte, body ...[]byte) []byte {
+		l := append(tg(nil, 1, protowire.VarintType), time...)
+		for _, b := range body {
+			l = append(l, b...)
+		}
+		return protowire.AppendBytes(tg(nil, 1, protowire.BytesType), l)
+	}
+	log := func(body ...[]byte) []byte { return logAt(protowire.AppendVarint(nil, 1738767999), body...) }
+	list := func(groupExtra []byte, logs ...[]byte) []byte {
+		g := str(nil, 3, "nat")
+		for _, l := range logs {
+			g = append(g, l...)
+		}
+		g = append(g, groupExtra...)
+		return protowire.AppendBytes(tg(nil, 1, protowire.BytesType), g)
+	}
+	// Group markers: start of field 12, a varint of field 0 inside, end
+	// of field 13; and nested groups.
+	mismatched := tg(protowire.AppendVarint(tg(tg(nil, 12, protowire.StartGroupType), 0, protowire.VarintType), 1), 13, protowire.EndGroupType)
+	nested := tg(tg(str(tg(tg(nil, 7, protowire.StartGroupType), 8, protowire.StartGroupType), 9, "x"), 8, protowire.EndGroupType), 7, protowire.EndGroupType)
+	// A varint of ten bytes whose last is 0x7f: 64 bits and then some.
+	overflow := append(bytes.Repeat([]byte{0xff}, 9), 0x7f)
+	return map[string][]byte{
+		"group in a log":          list(nil, log(content("pri_ip", "10.0.0.1"), mismatched)),
+		"group in a content":      list(nil, log(content("pri_ip", "10.0.0.1", mismatched...))),
+		"group in a log group":    list(mismatched, log(content("k", "v"))),
+		"group in the list":       append(append([]byte(nil), mismatched...), list(nested, log(content("k", "v")))...),
+		"nested groups in a log":  list(nil, log(nested, content("k", "v"), nested)),
+		"overflowing time":        list(nil, logAt(overflow, content("k", "v"))),
+		"overflowing unknown":     list(nil, log(append(tg(nil, 9, protowire.VarintType), overflow...), content("k", "v"))),
+		"field number over int32": append(protowire.AppendVarint(nil, (1<<32+1)<<3|uint64(protowire.BytesType)), list(nil, log(content("k", "v")))[1:]...),
+	}
+}
+
+// agree fails t unless the raw walk reads b as the SDK does, when the SDK
+// reads it.
+func agree(t *testing.T, b []byte) {
+	t.Helper()
+	gl, err := sls.LogsBytesDecode(b)
+	groups, rerr := slslog.Groups(b, "")
+	if err != nil {
+		return // the SDK refuses it; the raw walk may or may not
+	}
+	if rerr != nil {
+		t.Fatalf("the SDK decodes what the raw walk refuses: %v", rerr)
+	}
+	if len(groups) != len(gl.LogGroups) {
+		t.Fatalf("%d groups, SDK %d", len(groups), len(gl.LogGroups))
+	}
+	var got, want []mapping.Field
+	for i, lg := range gl.LogGroups {
+		sdk := slslog.FromSDK(lg)
+		if groups[i].Topic != sdk.Topic {
+			t.Fatalf("group %d topic %q, SDK %q", i, groups[i].Topic, sdk.Topic)
+		}
+		rl, sl := groups[i].Logs(), sdk.Logs()
+		for n := 0; ; n++ {
+			var rt, st int64
+			var rok, sok bool
+			got, rt, rok = rl.Next(got)
+			want, st, sok = sl.Next(want)
+			if rok != sok || rt != st || !reflect.DeepEqual(got, want) {
+				t.Fatalf("group %d log %d: %v %d %v, SDK %v %d %v (%v)", i, n, rok, rt, got, sok, st, want, rl.Err())
+			}
+			if !rok {
+				break
+			}
+		}
+	}
+}
+
+// The SDK reads every quirk (or the case tests nothing), and the raw walk
+// reads it the same way.
+func TestQuirksAgree(t *testing.T) {
+	for name, b := range quirks() {
+		t.Run(name, func(t *testing.T) {
+			gl, err := sls.LogsBytesDecode(b)
+			if err != nil || len(gl.LogGroups) == 0 || len(gl.LogGroups[0].Logs) == 0 {
+				t.Fatalf("the SDK does not read the case: %v", err)
+			}
+			agree(t, b)
+		})
+	}
+}
+
 // Whatever bytes the SDK's decoder accepts, the raw walk gives the same
 // groups, topics, log times and fields.
 func FuzzGroups(f *testing.F) {
@@ -206,37 +310,8 @@ func FuzzGroups(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		gl, err := sls.LogsBytesDecode(b)
-		groups, rerr := slslog.Groups(b, "")
-		if err != nil {
-			return // the SDK refuses it; the raw walk may or may not
-		}
-		if rerr != nil {
-			t.Fatalf("the SDK decodes what the raw walk refuses: %v", rerr)
-		}
-		if len(groups) != len(gl.LogGroups) {
-			t.Fatalf("%d groups, SDK %d", len(groups), len(gl.LogGroups))
-		}
-		var got, want []mapping.Field
-		for i, lg := range gl.LogGroups {
-			sdk := slslog.FromSDK(lg)
-			if groups[i].Topic != sdk.Topic {
-				t.Fatalf("group %d topic %q, SDK %q", i, groups[i].Topic, sdk.Topic)
-			}
-			rl, sl := groups[i].Logs(), sdk.Logs()
-			for n := 0; ; n++ {
-				var rt, st int64
-				var rok, sok bool
-				got, rt, rok = rl.Next(got)
-				want, st, sok = sl.Next(want)
-				if rok != sok || rt != st || !reflect.DeepEqual(got, want) {
-					t.Fatalf("group %d log %d: %v %d %v, SDK %v %d %v (%v)", i, n, rok, rt, got, sok, st, want, rl.Err())
-				}
-				if !rok {
-					break
-				}
-			}
-		}
-	})
+	for _, b := range quirks() {
+		f.Add(b)
+	}
+	f.Fuzz(agree)
 }

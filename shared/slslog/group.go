@@ -61,14 +61,14 @@ var ErrWire = errors.New("malformed LogGroupList")
 func Groups(out []byte, readLastCursor string) ([]Group, error) {
 	var groups []Group
 	for b := out; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := tag(b)
 		if n < 0 {
-			return nil, fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n))
+			return nil, wireErr(n)
 		}
 		b = b[n:]
 		if num != listGroups {
-			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return nil, fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n))
+			if n = skip(typ, b); n < 0 {
+				return nil, wireErr(n)
 			}
 			b = b[n:]
 			continue
@@ -76,9 +76,9 @@ func Groups(out []byte, readLastCursor string) ([]Group, error) {
 		if typ != protowire.BytesType {
 			return nil, fmt.Errorf("%w: LogGroups of wire type %d", ErrWire, typ)
 		}
-		v, n := protowire.ConsumeBytes(b)
+		v, n := bytesValue(b)
 		if n < 0 {
-			return nil, fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n))
+			return nil, wireErr(n)
 		}
 		b = b[n:]
 		g := Group{raw: v}
@@ -96,26 +96,27 @@ func Groups(out []byte, readLastCursor string) ([]Group, error) {
 }
 
 // scan reads a group's top-level fields for its topic (last one wins, as in
-// the SDK's decoder) and checks that its logs are delimited.
+// the SDK's decoder) and checks that its fields are delimited, so that Logs
+// can pass over them without checking again.
 func (g *Group) scan() error {
 	for b := g.raw; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := tag(b)
 		if n < 0 {
-			return fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n))
+			return wireErr(n)
 		}
 		b = b[n:]
 		if (num == groupLogs || num == groupTopic) && typ != protowire.BytesType {
 			return fmt.Errorf("%w: LogGroup field %d of wire type %d", ErrWire, num, typ)
 		}
 		if num == groupTopic {
-			v, n := protowire.ConsumeBytes(b)
+			v, n := bytesValue(b)
 			if n < 0 {
-				return fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n))
+				return wireErr(n)
 			}
 			g.Topic = view(v)
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n))
+		if n = skip(typ, b); n < 0 {
+			return wireErr(n)
 		}
 		b = b[n:]
 	}
@@ -161,18 +162,13 @@ func (it *Logs) Next(dst []mapping.Field) (fields []mapping.Field, logTime int64
 		return Fields(dst, l), int64(l.GetTime()), true
 	}
 	for len(it.raw) > 0 && it.err == nil {
-		num, typ, n := protowire.ConsumeTag(it.raw)
-		if n < 0 {
-			it.fail(n)
-			break
-		}
+		num, typ, n := tag(it.raw) // scan checked the group's fields
 		it.raw = it.raw[n:]
 		if num != groupLogs {
-			n = protowire.ConsumeFieldValue(num, typ, it.raw) // scan checked it
-			it.raw = it.raw[n:]
+			it.raw = it.raw[skip(typ, it.raw):]
 			continue
 		}
-		v, n := protowire.ConsumeBytes(it.raw)
+		v, n := bytesValue(it.raw)
 		it.raw = it.raw[n:]
 		fields, logTime, it.err = parseLog(dst[:0], v)
 		if it.err != nil {
@@ -187,24 +183,22 @@ func (it *Logs) Next(dst []mapping.Field) (fields []mapping.Field, logTime int64
 // Err is why Next stopped early, if it did.
 func (it *Logs) Err() error { return it.err }
 
-func (it *Logs) fail(n int) { it.err = fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n)) }
-
 // parseLog reads one Log message: its time and its contents, in order. A
 // content without a key or a value is left out, as Fields leaves it out.
 func parseLog(dst []mapping.Field, b []byte) ([]mapping.Field, int64, error) {
 	var t uint64
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := tag(b)
 		if n < 0 {
-			return dst, 0, fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n))
+			return dst, 0, wireErr(n)
 		}
 		b = b[n:]
 		switch {
 		case num == logTime && typ == protowire.VarintType:
-			t, n = protowire.ConsumeVarint(b)
+			t, n = varint(b)
 		case num == logContents && typ == protowire.BytesType:
 			var v []byte
-			if v, n = protowire.ConsumeBytes(b); n >= 0 {
+			if v, n = bytesValue(b); n >= 0 {
 				var ok bool
 				if dst, ok = parseContent(dst, v); !ok {
 					return dst, 0, fmt.Errorf("%w: bad LogContent", ErrWire)
@@ -213,10 +207,10 @@ func parseLog(dst []mapping.Field, b []byte) ([]mapping.Field, int64, error) {
 		case num == logTime || num == logContents || num == logTimeNs && typ != protowire.Fixed32Type:
 			return dst, 0, fmt.Errorf("%w: Log field %d of wire type %d", ErrWire, num, typ)
 		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
+			n = skip(typ, b)
 		}
 		if n < 0 {
-			return dst, 0, fmt.Errorf("%w: %v", ErrWire, protowire.ParseError(n))
+			return dst, 0, wireErr(n)
 		}
 		b = b[n:]
 	}
@@ -227,7 +221,7 @@ func parseContent(dst []mapping.Field, b []byte) ([]mapping.Field, bool) {
 	var key, value []byte
 	var haveKey, haveValue bool
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := tag(b)
 		if n < 0 {
 			return dst, false
 		}
@@ -237,13 +231,13 @@ func parseContent(dst []mapping.Field, b []byte) ([]mapping.Field, bool) {
 		}
 		switch num {
 		case contentKey:
-			key, n = protowire.ConsumeBytes(b)
+			key, n = bytesValue(b)
 			haveKey = true
 		case contentValue:
-			value, n = protowire.ConsumeBytes(b)
+			value, n = bytesValue(b)
 			haveValue = true
 		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
+			n = skip(typ, b)
 		}
 		if n < 0 {
 			return dst, false
