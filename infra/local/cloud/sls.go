@@ -30,17 +30,22 @@ func (c *Cloud) Logstore(project, logstore string) {
 // Put writes records as one log group through the real SDK
 // (PostLogStoreLogs) and returns the cursor range they occupy in shard 0.
 func (c *Cloud) Put(project, logstore, topic string, logTime time.Time, records []map[string]string) (begin, end string, err error) {
+	return c.PutGroup(project, logstore, LogGroup(topic, logTime, records))
+}
+
+// PutGroup is Put for a log group built by the caller (its logs' times
+// may differ).
+func (c *Cloud) PutGroup(project, logstore string, lg *sls.LogGroup) (begin, end string, err error) {
 	cl := c.Client()
 	defer cl.Close()
 	if begin, err = cl.GetCursor(project, logstore, 0, "end"); err != nil {
 		return "", "", fmt.Errorf("cursor before put: %w", err)
 	}
-	lg := LogGroup(topic, logTime, records)
 	// The lowest hash key routes to shard 0, whose range the caller ingests,
 	// however many shards the logstore has.
 	key := "00000000000000000000000000000000"
 	if err := cl.PostLogStoreLogs(project, logstore, lg, &key); err != nil {
-		return "", "", fmt.Errorf("put %d records: %w", len(records), err)
+		return "", "", fmt.Errorf("put %d records: %w", len(lg.Logs), err)
 	}
 	if end, err = cl.GetCursor(project, logstore, 0, "end"); err != nil {
 		return "", "", fmt.Errorf("cursor after put: %w", err)

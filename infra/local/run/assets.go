@@ -86,20 +86,23 @@ func (d *demo) runOnboard(ctx context.Context) error {
 	if err := json.Unmarshal(res.Payload, &s); err != nil {
 		return err
 	}
-	fmt.Println("onboard (timer run, compiled binary against the OpenAPI and SLS emulators):")
+	fmt.Fprintln(d.out, "onboard (timer run, compiled binary against the OpenAPI and SLS emulators):")
 	for _, r := range s.Results {
-		fmt.Printf("  account %s %s: %s\n", r.AccountID, r.Region, r.Status)
-		fmt.Printf("    discovered       %s\n", strings.Join(r.Discovered, " "))
-		fmt.Printf("    logging enabled  %s\n", strings.Join(r.Enabled, " "))
+		fmt.Fprintf(d.out, "  account %s %s: %s\n", r.AccountID, r.Region, r.Status)
+		fmt.Fprintf(d.out, "    discovered       %s\n", strings.Join(r.Discovered, " "))
+		fmt.Fprintf(d.out, "    logging enabled  %s\n", strings.Join(r.Enabled, " "))
 		for _, sk := range r.Skipped {
-			fmt.Printf("    skipped          %s: %s\n", sk.ID, sk.Reason)
+			fmt.Fprintf(d.out, "    skipped          %s: %s\n", sk.ID, sk.Reason)
 		}
 		for _, f := range r.Failed {
-			fmt.Printf("    failed           %s: %s\n", f.ID, f.Reason)
+			fmt.Fprintf(d.out, "    failed           %s: %s\n", f.ID, f.Reason)
+		}
+		for _, sh := range r.Shipping {
+			fmt.Fprintf(d.out, "    shipping         %s: %s -> %s (ETL job %s: %s)\n", sh.Kind, sh.Source, sh.Sink, sh.Job, sh.Status)
 		}
 	}
 	ttl, _, index, _ := d.lc.SLS.Logstore(project, natLS)
-	fmt.Printf("  logstore %s/%s: retention %d days, index on %d fields; inventory filled: %v\n\n", project, natLS, ttl, indexKeys(index), s.InventoryFilled)
+	fmt.Fprintf(d.out, "  logstore %s/%s: retention %d days, index on %d fields; inventory filled: %v\n\n", project, natLS, ttl, indexKeys(index), s.InventoryFilled)
 	return nil
 }
 

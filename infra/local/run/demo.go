@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	sls "github.com/aliyun/aliyun-log-go-sdk"
 
 	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
 	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
@@ -18,8 +21,9 @@ import (
 // Internet NAT gateway whose EIP 50 ECS instances share; five minutes in, a
 // third-party service sees a surge from that EIP and blacklists it. The
 // scenario's clock starts a minute after onboarding (coverage begins when
-// logging is enabled: earlier traffic is out of scope), and its ten minutes
-// are replayed at once.
+// logging is enabled: earlier traffic is out of scope). Its first eight
+// minutes of logs are written at once and the alerts traced after them
+// (parts 2-4); then log delivery is replayed as it happens (part 5).
 const (
 	project   = "ndr-logs"
 	natLS     = "nat-sessions"
@@ -36,25 +40,38 @@ var (
 )
 
 type demo struct {
-	lc      *cloud.Cloud
-	now     time.Time // onboarding time
-	t0      time.Time // the scenario's first minute
-	nat     *fcemu.Runtime
-	trace   *fcemu.Runtime
-	rng     *rand.Rand
-	records int
-	batches int
+	lc       *cloud.Cloud
+	out      io.Writer
+	chartDir string
+	tick     time.Duration // one scenario minute while delivery is replayed
+	now      time.Time     // onboarding time
+	t0       time.Time     // the scenario's first minute
+	nat      *fcemu.Runtime
+	trace    *fcemu.Runtime
+	rng      *rand.Rand
+	records  int
+	batches  int
 	// ports remembers the NAT port of a few sessions the alerts ask about.
 	surgePort, reusePort, overlapPort, natModePort int
 }
 
 type row struct {
 	name, tuple, status, endpoint, instance, wait, note string
+	account, region                                     string
 }
 
-func newDemo(lc *cloud.Cloud) *demo {
+func newDemo(lc *cloud.Cloud, out io.Writer, chartDir string, tick time.Duration) *demo {
 	now := time.Now().In(beijing)
-	return &demo{lc: lc, rng: rand.New(rand.NewPCG(2025, 205)), now: now, t0: now.Truncate(time.Minute).Add(2 * time.Minute)}
+	return &demo{lc: lc, out: out, chartDir: chartDir, tick: tick, rng: rand.New(rand.NewPCG(2025, 205)), now: now, t0: now.Truncate(time.Minute).Add(2 * time.Minute)}
+}
+
+// resultsEnv is what every function gets to record results.
+func (d *demo) resultsEnv(extra map[string]string) map[string]string {
+	env := map[string]string{"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": resultsLS}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
 }
 
 func (d *demo) setup(ctx context.Context) error {
@@ -64,13 +81,11 @@ func (d *demo) setup(ctx context.Context) error {
 	}
 	d.lc.Logstore(project, resultsLS)
 	var err error
-	if d.nat, err = d.lc.Function(ctx, "nat-ingest", nil); err != nil {
+	timeout := func(f *fcemu.Function) { f.Timeout = 60 * time.Second }
+	if d.nat, err = d.lc.Function(ctx, "nat-ingest", d.resultsEnv(nil), timeout); err != nil {
 		return err
 	}
-	d.trace, err = d.lc.Function(ctx, "trace", map[string]string{
-		"TRACE_MAX_WAIT":   "5s", // a short demo; 90s in production
-		"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": resultsLS,
-	}, func(f *fcemu.Function) { f.Timeout = 60 * time.Second })
+	d.trace, err = d.lc.Function(ctx, "trace", d.resultsEnv(map[string]string{"TRACE_MAX_WAIT": "5s"}), timeout) // 90s in production
 	return err
 }
 
@@ -95,15 +110,25 @@ func (d *demo) minute(m int) []map[string]string {
 		recs = append(recs, d.session(eip, 1024+d.rng.IntN(64000), host, 30000+d.rng.IntN(30000), remote, 443,
 			at.Add(time.Duration(d.rng.IntN(60))*time.Second), time.Duration(30+d.rng.IntN(570))*time.Second, 200+d.rng.IntN(50000)))
 	}
-	// 14:55-14:58: the culprit floods the third-party service.
-	if m >= 3 && m <= 6 {
+	// The culprit floods the third-party service for four minutes, peaking
+	// in the third (the seed's surge: 14:55-14:58, peak 14:57).
+	if size, ok := surgeBytes[m]; ok {
 		for i := 0; i < 150; i++ {
 			port := 20000 + m*1000 + i
 			if m == 5 && i == 70 {
 				d.surgePort = port
 			}
-			recs = append(recs, d.session(eip, port, culprit, 40000+i, thirdPty, 80, at.Add(time.Duration(i%60)*time.Second), 2*time.Minute, 2_000_000))
+			recs = append(recs, d.session(eip, port, culprit, 40000+i, thirdPty, 80, at.Add(time.Duration(i%60)*time.Second), 2*time.Minute, size))
 		}
+	}
+	// Other instances use the service too, as every day.
+	for i := 0; i < 6; i++ {
+		host := fmt.Sprintf("172.16.20.%d", 1+d.rng.IntN(50))
+		if host == culprit {
+			host = "172.16.20.22"
+		}
+		recs = append(recs, d.session(eip, 1024+d.rng.IntN(64000), host, 30000+d.rng.IntN(30000), thirdPty, 80,
+			at.Add(time.Duration(d.rng.IntN(60))*time.Second), time.Duration(5+d.rng.IntN(50))*time.Second, 20_000+d.rng.IntN(400_000)))
 	}
 	switch m {
 	case 0: // port reuse: EIP port 61000 to 106.11.22.203:443, first one host...
@@ -130,7 +155,7 @@ func (d *demo) ingestNAT(ctx context.Context) error {
 	mappings, rejected := 0, 0
 	for m := 0; m < 8; m++ {
 		recs := d.minute(m)
-		begin, end, err := d.lc.Put(project, natLS, "", d.t0.Add(time.Duration(m+5)*time.Minute), recs)
+		begin, end, err := d.lc.PutGroup(project, natLS, natGroup(recs))
 		if err != nil {
 			return err
 		}
@@ -145,10 +170,27 @@ func (d *demo) ingestNAT(ctx context.Context) error {
 		}
 		d.batches++
 	}
-	fmt.Printf("NAT gateways %s (EIP %s) and %s (EIP %s in NAT mode, logged as %s), 50 ECS instances in %s\n", gateway, eip, gateway2, eipNAT, eipNATPri, vpc)
-	fmt.Printf("ingested %d session records (%s-%s) in %d trigger invocations of nat-ingest: %d mappings, %d rejected, %s\n\n",
+	fmt.Fprintf(d.out, "NAT gateways %s (EIP %s) and %s (EIP %s in NAT mode, logged as %s), 50 ECS instances in %s\n", gateway, eip, gateway2, eipNAT, eipNATPri, vpc)
+	fmt.Fprintf(d.out, "ingested %d session records (%s-%s) in %d trigger invocations of nat-ingest: %d mappings, %d rejected, %s\n\n",
 		d.records, d.t0.Format("15:04"), d.t0.Add(8*time.Minute).Format("15:04"), d.batches, mappings, rejected, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// surgeBytes is what each of the culprit's sessions sends, per scenario
+// minute of the surge.
+var surgeBytes = map[int]int{3: 800_000, 4: 1_600_000, 5: 2_400_000, 6: 1_200_000}
+
+// natGroup is a delivery of session records. Each log's time (__time__,
+// which the investigation's per-minute queries bucket by) is its session's
+// start here; which time the real service stamps is unverified.
+func natGroup(recs []map[string]string) *sls.LogGroup {
+	lg := cloud.LogGroup("", time.Time{}, recs)
+	for i, l := range lg.Logs {
+		n, _ := strconv.ParseUint(recs[i]["start_time"], 10, 32)
+		t := uint32(n)
+		l.Time = &t
+	}
+	return lg
 }
 
 func (d *demo) ingest(ctx context.Context, begin, end string) (ingest.Summary, error) {
@@ -208,8 +250,8 @@ func (d *demo) traceAlerts(ctx context.Context) ([]row, error) {
 	}
 	// The late record: its trace is already waiting when it is ingested.
 	time.Sleep(1500 * time.Millisecond)
-	begin, end, err := d.lc.Put(project, natLS, "", at(14, 0), []map[string]string{
-		d.session(eip, 62000, "172.16.20.12", 46000, remotes[3], 443, at(8, 30), time.Minute, 9000)})
+	begin, end, err := d.lc.PutGroup(project, natLS, natGroup([]map[string]string{
+		d.session(eip, 62000, "172.16.20.12", 46000, remotes[3], 443, at(8, 30), time.Minute, 9000)}))
 	if err != nil {
 		return nil, err
 	}
@@ -251,9 +293,11 @@ func toRow(name, note string, r alert.Result) row {
 	var raw map[string]any
 	json.Unmarshal(r.Alert, &raw)
 	tup := fmt.Sprintf("%v:%v -> %v:%v", raw["src_ip"], orDash(raw["src_port"]), raw["dst_ip"], orDash(raw["dst_port"]))
-	out := row{name: name + " (" + r.AlertID + ")", tuple: tup, status: string(r.Status), wait: fmt.Sprintf("%.1fs", float64(r.WaitedMS)/1000), note: note, instance: "-"}
+	out := row{name: name + " (" + r.AlertID + ")", tuple: tup, status: string(r.Status), wait: fmt.Sprintf("%.1fs", float64(r.WaitedMS)/1000), note: note, instance: "-",
+		account: "-", region: "-"}
 	switch r.Status {
 	case alert.Traced:
+		out.account, out.region = r.Asset.AccountID, r.Asset.Region
 		out.endpoint = fmt.Sprintf("%s:%d", r.Asset.PrivateIP, r.Asset.PrivatePort)
 		if r.Asset.InstanceID != "" {
 			out.instance = r.Asset.InstanceID
