@@ -44,8 +44,10 @@ type demo struct {
 	out      io.Writer
 	chartDir string
 	tick     time.Duration // one scenario minute while delivery is replayed
-	now      time.Time     // onboarding time
-	t0       time.Time     // the scenario's first minute
+	cb       *callbackSink
+	lateFn   *fcemu.Runtime // trace with the late part's short wait
+	now      time.Time      // onboarding time
+	t0       time.Time      // the scenario's first minute
 	nat      *fcemu.Runtime
 	trace    *fcemu.Runtime
 	rng      *rand.Rand
@@ -65,9 +67,19 @@ func newDemo(lc *cloud.Cloud, out io.Writer, chartDir string, tick time.Duration
 	return &demo{lc: lc, out: out, chartDir: chartDir, tick: tick, rng: rand.New(rand.NewPCG(2025, 205)), now: now, t0: now.Truncate(time.Minute).Add(2 * time.Minute)}
 }
 
-// resultsEnv is what every function gets to record results.
+func (d *demo) close() {
+	if d.cb != nil {
+		d.cb.close()
+	}
+}
+
+// resultsEnv is what every function gets to record results and late
+// results, and to POST late results to the demo's callback receiver.
 func (d *demo) resultsEnv(extra map[string]string) map[string]string {
-	env := map[string]string{"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": resultsLS}
+	env := map[string]string{
+		"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": resultsLS,
+		"CALLBACK_URL": d.cb.url(), "WEBHOOK_SECRET": demoSecret,
+	}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -81,11 +93,18 @@ func (d *demo) setup(ctx context.Context) error {
 	}
 	d.lc.Logstore(project, resultsLS)
 	var err error
+	if d.cb, err = newCallbackSink(); err != nil {
+		return err
+	}
 	timeout := func(f *fcemu.Function) { f.Timeout = 60 * time.Second }
 	if d.nat, err = d.lc.Function(ctx, "nat-ingest", d.resultsEnv(nil), timeout); err != nil {
 		return err
 	}
-	d.trace, err = d.lc.Function(ctx, "trace", d.resultsEnv(map[string]string{"TRACE_MAX_WAIT": "5s"}), timeout) // 90s in production
+	if d.trace, err = d.lc.Function(ctx, "trace", d.resultsEnv(map[string]string{"TRACE_MAX_WAIT": "5s"}), timeout); err != nil { // 90s in production
+		return err
+	}
+	// Part 5's trace waits four scenario minutes of the replayed clock.
+	d.lateFn, err = d.lc.Function(ctx, "trace", d.resultsEnv(map[string]string{"TRACE_MAX_WAIT": (4 * d.tick).String()}), timeout)
 	return err
 }
 
@@ -278,7 +297,11 @@ func (d *demo) traceAlerts(ctx context.Context) ([]row, error) {
 }
 
 func (d *demo) traceOne(ctx context.Context, body []byte) (alert.Result, error) {
-	res, err := d.trace.Invoke(ctx, body)
+	return d.traceWith(ctx, d.trace, body)
+}
+
+func (d *demo) traceWith(ctx context.Context, fn *fcemu.Runtime, body []byte) (alert.Result, error) {
+	res, err := fn.Invoke(ctx, body)
 	if err != nil {
 		return alert.Result{}, err
 	}

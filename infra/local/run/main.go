@@ -53,6 +53,7 @@ type facts struct {
 	t0   time.Time // the scenario's first minute
 	rows []row
 	inv  invFacts
+	late []lateRow
 }
 
 // runDemo tells every story on a running local cloud, printing to out. The
@@ -60,6 +61,7 @@ type facts struct {
 // while log delivery is replayed.
 func runDemo(ctx context.Context, lc *cloud.Cloud, out io.Writer, chartDir string, tick time.Duration) (*facts, error) {
 	d := newDemo(lc, out, chartDir, tick)
+	defer d.close()
 	f := facts{t0: d.t0}
 	var err error
 	steps := []struct {
@@ -81,6 +83,10 @@ func runDemo(ctx context.Context, lc *cloud.Cloud, out io.Writer, chartDir strin
 		}},
 		{"4. Surge investigation: who flooded that address around " + d.around().Format("15:04") + "?", func() error {
 			f.inv, err = d.investigate(ctx)
+			return err
+		}},
+		{"5. Late results: log delivery replayed as it happens", func() error {
+			f.late, err = d.replayLate(ctx)
 			return err
 		}},
 	}

@@ -10,11 +10,14 @@ import (
 	"time"
 
 	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
+	"github.com/ndrtrace/ndrtrace/shared/alert"
 )
 
 // TestDemo runs make run's stories on the local cloud (a real
 // redis-server, the compiled functions) and checks what each one must tell:
-// the investigation names the surging instance and the peak minute.
+// the investigation names the surging instance and the peak minute, every
+// alert answered untraced gets its late result (results logstore and
+// callback), and the correction arrives.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -24,6 +27,8 @@ func TestDemo(t *testing.T) {
 	}
 	defer lc.Close()
 	var out bytes.Buffer
+	// One scenario minute = 1 s: trace waits 4 s, and the late records land
+	// 3.5 s or more after that wait ends.
 	f, err := runDemo(ctx, lc, &out, t.TempDir(), time.Second)
 	defer func() {
 		if t.Failed() {
@@ -58,5 +63,42 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := png.Decode(bytes.NewReader(b)); err != nil {
 		t.Errorf("chart %s: %v", f.inv.chartPath, err)
+	}
+
+	// Late results: each case ends with the right answer; every untraced
+	// first answer got a late one, in the logstore and by callback.
+	cases := lateCases()
+	if len(f.late) != len(cases) {
+		t.Fatalf("%d late rows, want %d", len(f.late), len(cases))
+	}
+	lateSeen := 0
+	for i, r := range f.late {
+		c := cases[i]
+		if r.first.Status == alert.Untraced && (r.first.PendingUntil == "" || r.late == nil || r.callbacks == 0) {
+			t.Errorf("%s: untraced, pending until %q, late %v, %d callbacks", r.name, r.first.PendingUntil, r.late, r.callbacks)
+		}
+		if r.late != nil {
+			lateSeen++
+			if r.late["resolved_at"] == "" || r.scen <= 0 {
+				t.Errorf("%s: late result %v after %s", r.name, r.late, r.scen)
+			}
+		}
+		final, private := string(r.first.Status), endpointOf(r.first)
+		if r.late != nil {
+			final, private = r.late["status"], r.late["private_ip"]+":"+r.late["private_port"]
+		}
+		switch len(c.sessions) {
+		case 1:
+			if final != "traced" || !strings.HasPrefix(private, c.sessions[0].host+":") {
+				t.Errorf("%s: ends %s %s, want traced to %s", r.name, final, private, c.sessions[0].host)
+			}
+		default:
+			if final != "ambiguous" || r.late["supersedes"] != "traced" || !strings.Contains(r.late["candidates"], c.sessions[1].host) {
+				t.Errorf("%s: ends %s %v, want a correction to ambiguous", r.name, final, r.late)
+			}
+		}
+	}
+	if lateSeen == 0 {
+		t.Error("no late result at all")
 	}
 }
