@@ -54,6 +54,7 @@ func (d *demo) registerAssets() {
 		api.AddENI(acct, region, openapiemu.ENI{ID: fmt.Sprintf("eni-bp1demo%06d", n), InstanceID: instanceID(n), VPCID: vpc,
 			PrimaryIP: fmt.Sprintf("172.16.20.%d", n)})
 	}
+	d.registerMember()
 	for n, ip := range []string{"192.168.1.9", "192.168.1.10", "192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.2.7"} {
 		api.AddENI(acct, region, openapiemu.ENI{ID: fmt.Sprintf("eni-bp1demoweb%03d", n), InstanceID: instanceID(900 + n), VPCID: webVPC, PrimaryIP: ip})
 	}
@@ -63,7 +64,8 @@ func (d *demo) registerAssets() {
 // accounts and roles from the inventory).
 func onboardEnv() map[string]string {
 	return map[string]string{
-		"ONBOARD_ACCOUNTS":       fmt.Sprintf(`[{"regions":[%q],"project":%q,"nat_logstore":%q,"alb_logstore":%q,"clb_logstore":%q}]`, region, project, natLS, albLS, clbLS),
+		"ONBOARD_ACCOUNTS": fmt.Sprintf(`[{"regions":[%q],"project":%q,"nat_logstore":%q,"alb_logstore":%q,"clb_logstore":%q},{"role_arn":%q,"regions":[%q]}]`,
+			region, project, natLS, albLS, clbLS, memberRole, memberRegion),
 		"ONBOARD_RETENTION_DAYS": "30",
 		"ONBOARD_TAG_KEY":        tagKey,
 	}
@@ -102,7 +104,7 @@ func (d *demo) runOnboard(ctx context.Context) error {
 		}
 	}
 	ttl, _, index, _ := d.lc.SLS.Logstore(project, natLS)
-	fmt.Fprintf(d.out, "  logstore %s/%s: retention %d days, index on %d fields; inventory filled: %v\n\n", project, natLS, ttl, indexKeys(index), s.InventoryFilled)
+	fmt.Fprintf(d.out, "  logstore %s/%s: retention %d days, index on %d fields; inventory filled: %v\n", project, natLS, ttl, indexKeys(index), s.InventoryFilled)
 	return nil
 }
 

@@ -213,7 +213,11 @@ func natGroup(recs []map[string]string) *sls.LogGroup {
 }
 
 func (d *demo) ingest(ctx context.Context, begin, end string) (ingest.Summary, error) {
-	res, err := d.nat.Invoke(ctx, cloud.TriggerEvent(project, natLS, begin, end))
+	return d.ingestEvent(ctx, cloud.TriggerEvent(project, natLS, begin, end))
+}
+
+func (d *demo) ingestEvent(ctx context.Context, event []byte) (ingest.Summary, error) {
+	res, err := d.nat.Invoke(ctx, event)
 	if err != nil {
 		return ingest.Summary{}, err
 	}

@@ -76,7 +76,7 @@ func (d *demo) ingestLB(ctx context.Context) error {
 		records += s.Records
 		mappings += s.Mappings
 	}
-	fmt.Fprintf(d.out, "ALB %s (%s:443, shop) and CLB %s (%s:80, api): ingested %d access-log records with lb-ingest: %d mappings\n\n",
+	fmt.Fprintf(d.out, "ALB %s (%s:443, shop) and CLB %s (%s:80, api): ingested %d access-log records with lb-ingest: %d mappings\n",
 		albID, albVIP, clbID, clbVIP, records, mappings)
 	return nil
 }

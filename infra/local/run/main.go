@@ -50,10 +50,11 @@ func run(ctx context.Context) error {
 
 // facts are what the stories found, for the test to check.
 type facts struct {
-	t0   time.Time // the scenario's first minute
-	rows []row
-	inv  invFacts
-	late []lateRow
+	t0     time.Time // the scenario's first minute
+	rows   []row
+	inv    invFacts
+	late   []lateRow
+	member []row
 }
 
 // runDemo tells every story on a running local cloud, printing to out. The
@@ -87,6 +88,10 @@ func runDemo(ctx context.Context, lc *cloud.Cloud, out io.Writer, chartDir strin
 		}},
 		{"5. Late results: log delivery replayed as it happens", func() error {
 			f.late, err = d.replayLate(ctx)
+			return err
+		}},
+		{"6. A member account's NAT gateway in another region", func() error {
+			f.member, err = d.memberStory(ctx)
 			return err
 		}},
 	}

@@ -17,7 +17,8 @@ import (
 // redis-server, the compiled functions) and checks what each one must tell:
 // the investigation names the surging instance and the peak minute, every
 // alert answered untraced gets its late result (results logstore and
-// callback), and the correction arrives.
+// callback), the correction arrives, and the member account's trace names
+// its account and region.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -100,5 +101,13 @@ func TestDemo(t *testing.T) {
 	}
 	if lateSeen == 0 {
 		t.Error("no late result at all")
+	}
+
+	// The member account's NAT gateway in another region.
+	if len(f.member) != 1 {
+		t.Fatalf("member rows: %+v", f.member)
+	}
+	if m := f.member[0]; m.status != "traced" || m.account != memberAcct || m.region != memberRegion || m.instance != "i-uf6member000025" {
+		t.Errorf("member trace: %+v", m)
 	}
 }
