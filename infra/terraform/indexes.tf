@@ -30,6 +30,11 @@ locals {
     region       = "text"
     candidates   = "text"
     alert        = "text"
+    # late resolution (DESIGN.md, Results logstore)
+    pending_until = "text"
+    late          = "text"
+    resolved_at   = "text"
+    supersedes    = "text"
   }
 
   indexes = {
