@@ -105,10 +105,6 @@ func metaKey(b []byte, e mapping.Egress) string {
 	return string(b)
 }
 
-// WakeChannel carries the egress of every flushed batch, so that waiting
-// traces look again at once instead of at their next backoff step.
-const WakeChannel = "ndr:wake"
-
 // slotOf hashes what a lookup knows of a tuple (FNV-1a, finalised) into one of 4^level
 // slots. The start time is not part of it: a lookup does not know it.
 func slotOf(proto tuple.Proto, port uint16, peer tuple.Endpoint, level int) uint32 {

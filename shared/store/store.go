@@ -153,7 +153,7 @@ func (s *Store) WriteMarked(ctx context.Context, ms []mapping.Mapping, marks []s
 		s.expires.forget(w.renewed)
 		return err
 	}
-	return s.finish(ctx, w.unexpired, w.metas, marks)
+	return s.finish(ctx, w.unexpired, w.wakes, marks)
 }
 
 // write is one batch on its way to Redis.
@@ -169,6 +169,7 @@ type write struct {
 	// look their other buckets up again.
 	first []*group
 	metas map[mapping.Egress]egressMeta
+	wakes map[mapping.Egress]*WakeFilter
 	// enc holds every entry once; laid holds them again slot by slot.
 	enc    []byte
 	order  []slotRef
@@ -188,12 +189,21 @@ type slotRef struct {
 func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
 	w := &write{s: s, ctx: ctx, ms: ms, now: time.Now(),
 		groups: make(map[groupKey]*group), first: make([]*group, len(ms)),
-		metas: make(map[mapping.Egress]egressMeta), enc: make([]byte, 0, len(ms)*26)}
+		metas: make(map[mapping.Egress]egressMeta), wakes: make(map[mapping.Egress]*WakeFilter),
+		enc: make([]byte, 0, len(ms)*26)}
 	s.expires.mu.Lock()
 	s.expires.prune(w.now, s.refresh)
 	s.expires.mu.Unlock()
+	var wake *WakeFilter
 	for i := range ms {
 		m := &ms[i]
+		if wake == nil || i > 0 && ms[i-1].Egress != m.Egress {
+			if wake = w.wakes[m.Egress]; wake == nil {
+				wake = new(WakeFilter)
+				w.wakes[m.Egress] = wake
+			}
+		}
+		wake.add(m)
 		copies(m, func(b int64) {
 			k := groupKey{m.Egress, b}
 			g := w.groups[k]
@@ -346,8 +356,8 @@ func (w *write) append() error {
 
 // finish is the last round trip: expiries of keys Redis lost and re-created,
 // the marks of the groups now fully written, and a wake-up for each egress.
-func (s *Store) finish(ctx context.Context, unexpired []string, metas map[mapping.Egress]egressMeta, marks []string) error {
-	if len(unexpired)+len(metas)+len(marks) == 0 {
+func (s *Store) finish(ctx context.Context, unexpired []string, wakes map[mapping.Egress]*WakeFilter, marks []string) error {
+	if len(unexpired)+len(wakes)+len(marks) == 0 {
 		return nil
 	}
 	if len(unexpired) > 0 {
@@ -362,8 +372,8 @@ func (s *Store) finish(ctx context.Context, unexpired []string, metas map[mappin
 		pipe.Set(ctx, m, "1", s.life())
 	}
 	var wake []byte
-	for e := range metas {
-		wake = appendEgress(wake[:0], e)
+	for e, f := range wakes {
+		wake = appendWake(wake[:0], e, f)
 		pipe.Publish(ctx, WakeChannel, string(wake))
 	}
 	if err := s.execAll(ctx, pipe); err != nil {

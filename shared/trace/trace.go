@@ -285,22 +285,34 @@ func unanswered(waiting []*pending) []*pending {
 	return next
 }
 
-// concerned picks the waiting alerts that look at one of the written
-// egresses. It returns nil when none does.
-func concerned(waiting []*pending, written map[string]struct{}) []*pending {
+// concerned picks the waiting alerts whose tuple may have been written to
+// one of the written egresses. It returns nil when none.
+func concerned(waiting []*pending, written map[string]*store.WakeFilter) []*pending {
 	var out []*pending
 	for _, p := range waiting {
-		for _, e := range p.egresses() {
-			if _, ok := written[e]; ok {
-				out = append(out, p)
-				break
-			}
+		if p.concerned(written) {
+			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// egresses are the wake keys of an alert's lookups.
+func (p *pending) concerned(written map[string]*store.WakeFilter) bool {
+	keys := p.egresses()
+	k := 0
+	for _, s := range p.sides {
+		for range s.query.Egress {
+			if f, ok := written[keys[k]]; ok && f.Concerns(&s.query) {
+				return true
+			}
+			k++
+		}
+	}
+	return false
+}
+
+// egresses are the wake keys of an alert's lookups, side by side, in the
+// order of each side's query.Egress.
 func (p *pending) egresses() []string {
 	if p.wakeKeys == nil {
 		for _, s := range p.sides {

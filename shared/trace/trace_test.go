@@ -191,6 +191,59 @@ func TestWakeUpLooksUpOnlyTheAlertsItConcerns(t *testing.T) {
 	}
 }
 
+// On a busy egress, a wake-up looks up only the alerts whose tuple the
+// batch may hold: 50 other alerts waiting on the same EIP (other ports) are
+// left to their backoff. Without the wake message's filter, the woken look
+// reads all 51 alerts' buckets: hundreds of GETs.
+func TestWakeUpOnASharedEgressLooksUpOnlyItsTuples(t *testing.T) {
+	tr, st := tracer(t, time.Hour)
+	tr.Config.MinBackoff, tr.Config.MaxBackoff = time.Hour, time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// A busy EIP: its bucket holds thousands of other sessions, so that
+	// each tuple has a slot of its own to read.
+	var busy []mapping.Mapping
+	for i := range 5000 {
+		busy = append(busy, rec(eip, "172.16.30.1", uint16(1024+i), t0, t0+600))
+	}
+	if err := st.Write(context.Background(), busy); err != nil {
+		t.Fatal(err)
+	}
+	var alerts []*alert.Alert
+	for i := range 51 {
+		alerts = append(alerts, decode(t, alertJSON(fmt.Sprint("a", i), eip, 40000+i, remote, 443, t0+10)))
+	}
+	done := make(chan []alert.Result)
+	go func() { done <- tr.Trace(ctx, alerts) }()
+	time.Sleep(300 * time.Millisecond) // the first full look is over
+	before := getCalls(t)
+	// Another tuple of the EIP (no alert waits on it) and alert a0's.
+	batch := []mapping.Mapping{rec(eip, "172.16.20.22", 39999, t0, t0+600), rec(eip, "172.16.20.21", 40000, t0, t0+600)}
+	if err := st.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for getCalls(t)-before < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	woken := getCalls(t) - before
+	cancel()
+	rs := <-done
+	if rs[0].Status != alert.Traced || rs[0].Asset.PrivateIP != "172.16.20.21" {
+		t.Fatalf("woken alert: %s %s %+v", rs[0].Status, rs[0].Reason, rs[0].Asset)
+	}
+	for _, r := range rs[1:] {
+		if r.Status != alert.Untraced {
+			t.Fatalf("alert %s: %s %s", r.AlertID, r.Status, r.Reason)
+		}
+	}
+	t.Logf("the wake-up issued %d GETs", woken)
+	if woken == 0 || woken > 30 {
+		t.Fatalf("the wake-up issued %d GETs; a look at all 51 alerts of the EIP issues hundreds", woken)
+	}
+}
+
 // getCalls is how many GETs the server has run so far.
 func getCalls(t *testing.T) int64 {
 	t.Helper()

@@ -27,12 +27,13 @@ type Wakeup struct {
 	C     <-chan struct{}
 	c     chan struct{}
 	mu    sync.Mutex
-	woken map[string]struct{}
+	woken map[string]*store.WakeFilter
 }
 
 // Take returns the egresses written since the last Take (as
-// store.EgressString renders them) and forgets them.
-func (u *Wakeup) Take() map[string]struct{} {
+// store.EgressString renders them), each with the tuples written to it (a
+// nil filter: any), and forgets them.
+func (u *Wakeup) Take() map[string]*store.WakeFilter {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	w := u.woken
@@ -40,12 +41,15 @@ func (u *Wakeup) Take() map[string]struct{} {
 	return w
 }
 
-func (u *Wakeup) wake(egress string) {
+func (u *Wakeup) wake(egress string, f *store.WakeFilter) {
 	u.mu.Lock()
 	if u.woken == nil {
-		u.woken = map[string]struct{}{}
+		u.woken = map[string]*store.WakeFilter{}
 	}
-	u.woken[egress] = struct{}{}
+	if prev, ok := u.woken[egress]; ok {
+		f = prev.Union(f) // filters are shared between wake-ups: never changed
+	}
+	u.woken[egress] = f
 	u.mu.Unlock()
 	select {
 	case u.c <- struct{}{}:
@@ -64,8 +68,9 @@ func (w *Waker) run() {
 	for msg := range w.sub.Channel() {
 		w.mu.Lock()
 		w.received++
-		for u := range w.listeners[msg.Payload] {
-			u.wake(msg.Payload)
+		egress, f := store.ParseWake(msg.Payload)
+		for u := range w.listeners[egress] {
+			u.wake(egress, f)
 		}
 		w.mu.Unlock()
 	}
