@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -94,21 +95,34 @@ func indexKey(egress string, bucket int64) string {
 
 // fingerprint is what a record and an alert share of a tuple, besides the
 // egress: protocol, egress port and peer address (not the peer's port: ALB
-// records may lack it). FNV-1a, 64 bits.
-func fingerprint(proto tuple.Proto, port uint16, peer tuple.Endpoint) string {
+// records may lack it). FNV-1a, 64 bits; the index's field is its 8
+// big-endian bytes (fpField).
+func fingerprint(proto tuple.Proto, port uint16, peer netip.Addr) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	mix := func(b byte) { h ^= uint64(b); h *= prime }
 	mix(byte(proto))
 	mix(byte(port >> 8))
 	mix(byte(port))
-	a := peer.Addr.Unmap().As16()
+	a := peer.Unmap().As16()
 	for _, b := range a {
 		mix(b)
 	}
+	return h
+}
+
+func fpField(fp uint64) string {
 	var out [8]byte
-	binary.BigEndian.PutUint64(out[:], h)
+	binary.BigEndian.PutUint64(out[:], fp)
 	return string(out[:])
+}
+
+// fpOf reads an index field back; ok is false for a field that is not one.
+func fpOf(field string) (fp uint64, ok bool) {
+	if len(field) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64([]byte(field)), true
 }
 
 // entry is an alert's latest answer and how long it stays open (0: closed,
@@ -229,7 +243,7 @@ func (k *Keeper) Finish(ctx context.Context, finals []trace.Final) {
 func (k *Keeper) index(ctx context.Context, pipe redis.Pipeliner, h Handle, qs []store.Query, life string) {
 	seen := map[string]bool{}
 	for _, q := range qs {
-		fp := fingerprint(q.Proto, q.Port, q.Peer)
+		fp := fpField(fingerprint(q.Proto, q.Port, q.Peer.Addr))
 		b := q.At / store.BucketSeconds
 		for _, e := range q.Egress {
 			key := indexKey(store.EgressString(e), b)

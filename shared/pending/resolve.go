@@ -29,109 +29,123 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 	skew := int64(k.Skew / time.Second)
 	// Each record may explain alerts from its start less the skew to its
 	// end plus the skew: the alert buckets it covers, per egress.
-	type span struct {
-		key      string
-		lo, hi   int64
-		nonEmpty map[int64]string // bucket -> index key, after round trip 1
-	}
 	spans := map[mapping.Egress]*span{}
 	var last *span
-	var lastEgress mapping.Egress
 	for i := range batch {
 		m := &batch[i]
-		if last == nil || m.Egress != lastEgress {
-			lastEgress = m.Egress
+		if last == nil || m.Egress != last.egress {
 			if last = spans[m.Egress]; last == nil {
-				last = &span{key: store.EgressString(m.Egress), lo: (m.Start - skew) / store.BucketSeconds, hi: (m.End + skew) / store.BucketSeconds}
+				last = &span{egress: m.Egress, key: store.EgressString(m.Egress), lo: (m.Start - skew) / store.BucketSeconds, hi: (m.End + skew) / store.BucketSeconds}
 				spans[m.Egress] = last
 			}
 		}
+		last.records++
 		last.lo = min(last.lo, (m.Start-skew)/store.BucketSeconds)
 		last.hi = max(last.hi, (m.End+skew)/store.BucketSeconds)
 	}
 
 	// Round trip 1: how many fingerprints are open in each of those buckets.
 	type probe struct {
-		sp  *span
-		b   int64
-		key string
-		n   *redis.IntCmd
+		sp *span
+		b  int64
+		n  *redis.IntCmd
 	}
 	var probes []probe
 	pipe := k.RDB.Pipeline()
 	for _, sp := range spans {
 		sp.lo = max(sp.lo, sp.hi-maxBuckets+1)
 		for b := sp.lo; b <= sp.hi; b++ {
-			key := indexKey(sp.key, b)
-			probes = append(probes, probe{sp, b, key, pipe.HLen(ctx, key)})
+			probes = append(probes, probe{sp, b, pipe.HLen(ctx, indexKey(sp.key, b))})
 		}
 	}
 	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		fcenv.Logger(ctx).Error("pending alerts not checked; they stay pending", "err", err)
 		return
 	}
-	sizes := map[string]int64{}
+	open := 0
 	for _, p := range probes {
 		if n := p.n.Val(); n > 0 {
-			if p.sp.nonEmpty == nil {
-				p.sp.nonEmpty = map[int64]string{}
+			if p.sp.open == nil {
+				p.sp.open = map[int64]*index{}
 			}
-			p.sp.nonEmpty[p.b] = p.key
-			sizes[p.key] = n
+			p.sp.open[p.b] = &index{key: indexKey(p.sp.key, p.b), size: n}
+			open++
 		}
 	}
-	if len(sizes) == 0 {
+	if open == 0 {
 		return
 	}
+	k.resolve(ctx, k.openHandles(ctx, batch, spans, skew))
+}
 
-	// Round trip 2: the handles under the batch's fingerprints, in the
-	// buckets where something is open. A small index is read whole.
-	fps := map[string]map[string]bool{}
+// span is what a batch wrote to one egress, and the indexes open there.
+type span struct {
+	egress  mapping.Egress
+	key     string
+	lo, hi  int64 // alert buckets the records may explain
+	records int
+	open    map[int64]*index // bucket -> its index, when not empty
+}
+
+// index is one open index a batch touches: read whole when it is no
+// larger than the batch's records on its egress (one HGETALL, then a
+// lookup per record in a small map: no work per record that allocates),
+// else by the batch's fingerprints (HMGET).
+type index struct {
+	key  string
+	size int64
+	fps  map[uint64]struct{} // asked by HMGET
+	all  *redis.MapStringStringCmd
+	some *redis.SliceCmd
+	byFP map[uint64]string // read whole: fingerprint -> handles
+}
+
+// openHandles is round trip 2: the alerts open under the fingerprints of
+// the batch's records, in the buckets where something is open.
+func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, spans map[mapping.Egress]*span, skew int64) []Handle {
+	// Indexes larger than their share of the batch are read by fingerprint.
+	var last *span
 	for i := range batch {
 		m := &batch[i]
-		sp := spans[m.Egress]
-		if sp.nonEmpty == nil {
+		if last == nil || m.Egress != last.egress {
+			last = spans[m.Egress]
+		}
+		if last.open == nil {
 			continue
 		}
-		var fp string
+		fp, have := uint64(0), false
 		for b := (m.Start - skew) / store.BucketSeconds; b <= (m.End+skew)/store.BucketSeconds; b++ {
-			key, ok := sp.nonEmpty[b]
-			if !ok {
+			ix := last.open[b]
+			if ix == nil || ix.size <= int64(last.records) {
 				continue
 			}
-			if fp == "" {
-				fp = fingerprint(m.Proto, m.Port, m.Peer)
+			if !have {
+				fp, have = fingerprint(m.Proto, m.Port, m.Peer.Addr), true
 			}
-			if fps[key] == nil {
-				fps[key] = map[string]bool{}
+			if ix.fps == nil {
+				ix.fps = map[uint64]struct{}{}
 			}
-			fps[key][fp] = true
+			ix.fps[fp] = struct{}{}
 		}
 	}
-	pipe = k.RDB.Pipeline()
-	type read struct {
-		key  string
-		all  *redis.MapStringStringCmd
-		some *redis.SliceCmd
-	}
-	var reads []read
-	for key, set := range fps {
-		if sizes[key] <= int64(len(set)) {
-			reads = append(reads, read{key: key, all: pipe.HGetAll(ctx, key)})
-			continue
+	pipe := k.RDB.Pipeline()
+	for _, sp := range spans {
+		for _, ix := range sp.open {
+			switch {
+			case ix.size <= int64(sp.records):
+				ix.all = pipe.HGetAll(ctx, ix.key)
+			case len(ix.fps) > 0:
+				fields := make([]string, 0, len(ix.fps))
+				for fp := range ix.fps {
+					fields = append(fields, fpField(fp))
+				}
+				ix.some = pipe.HMGet(ctx, ix.key, fields...)
+			}
 		}
-		fields := make([]string, 0, len(set))
-		for fp := range set {
-			fields = append(fields, fp)
-		}
-		reads = append(reads, read{key: key, some: pipe.HMGet(ctx, key, fields...)})
-	}
-	if len(reads) == 0 {
-		return
 	}
 	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		fcenv.Logger(ctx).Error("pending alerts not read; they stay pending", "err", err)
-		return
+		return nil
 	}
 	var handles []Handle
 	seen := map[Handle]bool{}
@@ -144,22 +158,55 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 			}
 		}
 	}
-	for _, r := range reads {
-		if r.all != nil {
-			for fp, v := range r.all.Val() {
-				if fps[r.key][fp] {
-					add(v)
+	whole := false
+	for _, sp := range spans {
+		for _, ix := range sp.open {
+			if ix.some != nil {
+				for _, v := range ix.some.Val() {
+					if s, ok := v.(string); ok {
+						add(s)
+					}
 				}
 			}
-			continue
-		}
-		for _, v := range r.some.Val() {
-			if s, ok := v.(string); ok {
-				add(s)
+			if ix.all != nil {
+				ix.byFP = make(map[uint64]string, len(ix.all.Val()))
+				for f, v := range ix.all.Val() {
+					if fp, ok := fpOf(f); ok {
+						ix.byFP[fp] = v
+					}
+				}
+				whole = true
 			}
 		}
 	}
-	k.resolve(ctx, handles)
+	if !whole {
+		return handles
+	}
+	// The indexes read whole: each record's fingerprint looked up in them.
+	last = nil
+	for i := range batch {
+		m := &batch[i]
+		if last == nil || m.Egress != last.egress {
+			last = spans[m.Egress]
+		}
+		if last.open == nil {
+			continue
+		}
+		fp, have := uint64(0), false
+		for b := (m.Start - skew) / store.BucketSeconds; b <= (m.End+skew)/store.BucketSeconds; b++ {
+			ix := last.open[b]
+			if ix == nil || ix.byFP == nil {
+				continue
+			}
+			if !have {
+				fp, have = fingerprint(m.Proto, m.Port, m.Peer.Addr), true
+			}
+			if v, ok := ix.byFP[fp]; ok {
+				add(v)
+			}
+		}
+	}
+	return handles
 }
 
 // claim takes an alert for resolution if its answer is still the one read:
