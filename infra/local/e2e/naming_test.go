@@ -318,3 +318,37 @@ func TestWallHoldsWhenResultsLogstoreStalls(t *testing.T) {
 		}
 	}
 }
+
+// A late result names the instance too: the ingest that resolves it reads
+// the address history onboarding keeps (no cloud call), as trace does.
+func TestLateResultNamesTheInstance(t *testing.T) {
+	url, _ := testRedis(t)
+	s := newNamingScenario(t, url, "cn-wuhan-lr", "47.105.11.1", 20, 0)
+	const ls = "late-named"
+	lc.Logstore(project, ls)
+	env := map[string]string{"REDIS_URL": url, "TRACE_MAX_WAIT": "1s",
+		"RESULTS_ENDPOINT": cloud.SLSEndpoint, "RESULTS_PROJECT": project, "RESULTS_LOGSTORE": ls}
+	tr, nat := startFn(t, "trace", env), startFn(t, "nat-ingest", env)
+
+	// Instance 5 opens a new session; the alert about it comes first.
+	const id, port = "late-named-5", 52005
+	body := string(categoryAlert(id, s.eip, port, remotePeer, 443, s.at, "attack"))
+	rs, _ := traceBatch(t, tr, []string{body})
+	if rs[0].Status != alert.Untraced || rs[0].PendingUntil == "" {
+		t.Fatalf("first answer: %s %q pending_until %q", rs[0].Status, rs[0].Reason, rs[0].PendingUntil)
+	}
+	src := projectOf(lc.Account, s.region)
+	begin, end, err := lc.Put(src, "nat-sessions", "", time.Now(), []map[string]string{
+		natSession("ngw-wuhan-lr", s.vpc, s.eip, port, s.private(5), remotePeer, s.at.Add(-time.Minute), s.at.Add(9*time.Minute))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := invoke(t, nat, cloud.TriggerEvent(src, "nat-sessions", begin, end)); res.Error != nil {
+		t.Fatalf("ingest: %v", res.Error)
+	}
+	logs := lateOf(ls, id)
+	if len(logs) != 1 || logs[0]["status"] != "traced" || logs[0]["private_ip"] != s.private(5) ||
+		logs[0]["instance_id"] != s.instance(5) || logs[0]["eni_id"] == "" {
+		t.Fatalf("late logs %v: want one traced to %s on %s", logs, s.private(5), s.instance(5))
+	}
+}
