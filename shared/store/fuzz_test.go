@@ -3,12 +3,14 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"testing"
 
 	"github.com/ndrtrace/ndrtrace/shared/lblog"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
 	"github.com/ndrtrace/ndrtrace/shared/natlog"
+	"github.com/ndrtrace/ndrtrace/shared/tuple"
 )
 
 // maxCopies bounds how many buckets one accepted record is indexed under:
@@ -76,6 +78,67 @@ func FuzzEntryRoundTrip(f *testing.F) {
 		}
 		if fmt.Sprintf("%+v", got[0]) != fmt.Sprintf("%+v", want) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got[0], want)
+		}
+	})
+}
+
+// A lookup decodes only the entries whose key part may match its query
+// (probe.may) and merely checks the others (validValue): over any slot
+// bytes and any query, it finds exactly the entries that decoding every
+// entry and matching finds, and stops at the same corrupt entry.
+func FuzzScanEntries(f *testing.F) {
+	peer := netip.MustParseAddr("106.11.22.203")
+	ms := []mapping.Mapping{
+		{Kind: mapping.KindNAT, Proto: tuple.TCP, Port: 48155, Peer: tuple.Endpoint{Addr: peer, Port: 443}, Start: 1738767000, End: 1738767600,
+			Private: tuple.Endpoint{Addr: netip.MustParseAddr("172.16.20.21"), Port: 47176}},
+		{Kind: mapping.KindNAT, Proto: tuple.TCP, Port: 48155, Peer: tuple.Endpoint{Addr: peer, Port: 443}, Start: 1738767000, End: 1738767600,
+			Private: tuple.Endpoint{Addr: netip.MustParseAddr("fd00::21"), Port: 47176}},
+		{Kind: mapping.KindALB, Proto: tuple.TCP, Port: 443, Peer: tuple.Endpoint{Addr: netip.MustParseAddr("2001:db8::7")}, Start: 1738767000, End: 1738767001,
+			Private: tuple.Endpoint{Addr: netip.MustParseAddr("192.168.1.9"), Port: 8080}, Client: netip.MustParseAddr("203.0.113.7"),
+			Previous: []tuple.Endpoint{{Addr: netip.MustParseAddr("192.168.1.10"), Port: 8080}, {Addr: netip.MustParseAddr("fd00::10"), Port: 80}}},
+		{Kind: mapping.KindNAT, Proto: tuple.UDP, Port: 53, Peer: tuple.Endpoint{Addr: peer, Port: 443}, Start: 1738767000, End: 1738767600,
+			Private: tuple.Endpoint{Addr: netip.MustParseAddr("172.16.20.22"), Port: 5353}},
+	}
+	var slot []byte
+	for i := range ms {
+		slot = appendEntry(slot, &ms[i])
+	}
+	v4, v6 := peer.As16(), netip.MustParseAddr("2001:db8::7").As16()
+	f.Add(slot, uint8(tuple.TCP), uint16(48155), v4[:], false, uint16(443), false, int64(1738767300))
+	f.Add(slot, uint8(tuple.TCP), uint16(443), v6[:], true, uint16(51234), true, int64(1738767000))
+	f.Add(slot[:len(slot)-3], uint8(tuple.UDP), uint16(53), v4[:], false, uint16(443), false, int64(1738767300))
+	f.Add(append(append([]byte(nil), slot[:30]...), 0xff), uint8(tuple.TCP), uint16(48155), v4[:], false, uint16(443), false, int64(1738767300))
+	f.Fuzz(func(t *testing.T, b []byte, proto uint8, port uint16, addr []byte, is6 bool, peerPort uint16, portless bool, at int64) {
+		q := Query{Proto: tuple.Proto(proto), Port: port, Peer: tuple.Endpoint{Port: peerPort}, At: at, Skew: 60, Portless: portless}
+		switch {
+		case len(addr) >= 16 && is6:
+			q.Peer.Addr = netip.AddrFrom16([16]byte(addr[:16]))
+			if len(addr) > 16 && addr[16] == '%' {
+				q.Peer.Addr = q.Peer.Addr.WithZone("eth0")
+			}
+		case len(addr) >= 16:
+			q.Peer.Addr = netip.AddrFrom16([16]byte(addr[:16])).Unmap()
+		case len(addr) >= 4:
+			q.Peer.Addr = netip.AddrFrom4([4]byte(addr[:4]))
+		}
+		type found struct {
+			entry string
+			m     string
+		}
+		var want, got []found
+		werr := eachEntry(b, func(e []byte, m mapping.Mapping) {
+			if matches(&q, &m) {
+				want = append(want, found{string(e), fmt.Sprintf("%+v", m)})
+			}
+		})
+		p := newProbe(&q)
+		gerr := scanEntries(b, p.may, func(e []byte, m mapping.Mapping) {
+			if matches(&q, &m) {
+				got = append(got, found{string(e), fmt.Sprintf("%+v", m)})
+			}
+		})
+		if (werr == nil) != (gerr == nil) || fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Fatalf("query %+v:\ndecoding all: %v %v\nprobing:      %v %v", q, want, werr, got, gerr)
 		}
 	})
 }

@@ -291,6 +291,13 @@ func keyLen(flags byte) int {
 // eachEntry calls fn with the bytes and the decoded mapping of every entry
 // in a slot string; it stops at the first corrupt entry.
 func eachEntry(b []byte, fn func(entry []byte, m mapping.Mapping)) error {
+	return scanEntries(b, nil, fn)
+}
+
+// scanEntries is eachEntry for the entries whose key part keep accepts (all
+// when keep is nil): the others are only checked, not decoded, so that a
+// slot stops at the same corrupt entry whichever entries are kept.
+func scanEntries(b []byte, keep func(field []byte) bool, fn func(entry []byte, m mapping.Mapping)) error {
 	for len(b) > 0 {
 		n := int(b[0])
 		if n == 0 || len(b) < 1+n {
@@ -301,6 +308,12 @@ func eachEntry(b []byte, fn func(entry []byte, m mapping.Mapping)) error {
 		k := keyLen(e[0])
 		if k >= len(e) {
 			return errCorrupt
+		}
+		if keep != nil && !keep(e[:k]) {
+			if !validValue(e[k:]) {
+				return errCorrupt
+			}
+			continue
 		}
 		m, err := decodeEntry(e[:k], e[k:])
 		if err != nil {
@@ -354,4 +367,99 @@ func decodeEntry(field, value []byte) (mapping.Mapping, error) {
 		return m, errCorrupt
 	}
 	return m, nil
+}
+
+// validValue reports whether decodeEntry would accept an entry's value part
+// (its key part always reads: keyLen sized it), without decoding it.
+func validValue(v []byte) bool {
+	addr := func(v6 bool) int {
+		if v6 {
+			return 16
+		}
+		return 4
+	}
+	if len(v) == 0 {
+		return false
+	}
+	flags := v[0]
+	v = v[1:]
+	if n := addr(flags&vPriv6 != 0) + 2; len(v) >= n {
+		v = v[n:]
+	} else {
+		return false
+	}
+	_, n := binary.Uvarint(v)
+	if n <= 0 {
+		return false
+	}
+	v = v[n:]
+	if flags&vPrev != 0 {
+		if len(v) == 0 {
+			return false
+		}
+		count := int(v[0])
+		v = v[1:]
+		for range count {
+			if len(v) == 0 {
+				return false
+			}
+			n := 1 + addr(v[0] == 1) + 2
+			if len(v) < n {
+				return false
+			}
+			v = v[n:]
+		}
+	}
+	if flags&vClient != 0 {
+		n := addr(flags&vClient6 != 0)
+		if len(v) < n {
+			return false
+		}
+		v = v[n:]
+	}
+	return len(v) == 0
+}
+
+// probe is what an entry's key part must hold for its mapping to match a
+// query (see matches): the peer's address family flag, then proto, port and
+// peer address byte for byte, then the peer port (or 0 for a portless
+// query). It lets a lookup decode only the entries of its tuple.
+type probe struct {
+	none     bool // no entry can match (the peer address is invalid or zoned)
+	v6       bool
+	head     [1 + 2 + 16]byte
+	headLen  int
+	port     uint16
+	portless bool
+}
+
+func newProbe(q *Query) probe {
+	p := probe{port: q.Peer.Port, portless: q.Portless}
+	a := q.Peer.Addr
+	p.head[0] = byte(q.Proto)
+	binary.BigEndian.PutUint16(p.head[1:], q.Port)
+	switch {
+	case a.Is4():
+		v := a.As4()
+		p.headLen = 3 + copy(p.head[3:], v[:])
+	case a.Is6() && a.Zone() == "":
+		v := a.As16()
+		p.v6, p.headLen = true, 3+copy(p.head[3:], v[:])
+	default:
+		p.none = true // entries hold no zone, and always an address
+	}
+	return p
+}
+
+// may is false when an entry with this key part cannot match the query.
+func (p *probe) may(field []byte) bool {
+	if p.none || (field[0]&fPeer6 != 0) != p.v6 {
+		return false
+	}
+	// keyLen sized field for the address family compared above.
+	if string(field[1:1+p.headLen]) != string(p.head[:p.headLen]) {
+		return false
+	}
+	port := binary.BigEndian.Uint16(field[1+p.headLen:])
+	return port == p.port || p.portless && port == 0
 }

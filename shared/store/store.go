@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -536,11 +537,11 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	// Round trip 2: at every level up to each bucket's, the slot of each
 	// peer form the query accepts. A slot shared by several queries is read
 	// once.
-	type probe struct {
+	type slotRead struct {
 		slot   int // index into reads
 		egress mapping.Egress
 	}
-	probes := make([][]probe, len(qs))
+	probes := make([][]slotRead, len(qs))
 	index := make(map[string]int)
 	var reads []*redis.StringCmd
 	pipe = s.rdb.Pipeline()
@@ -560,7 +561,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 						index[key] = at
 						reads = append(reads, pipe.Get(ctx, key))
 					}
-					probes[u] = append(probes[u], probe{at, b.egress})
+					probes[u] = append(probes[u], slotRead{at, b.egress})
 				}
 			}
 		}
@@ -572,25 +573,28 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	out := make([][]Hit, len(qs))
 	for i := range qs {
 		q := &qs[i]
-		read := make(map[int]bool, len(probes[i]))
-		seen := make(map[string]bool)
-		for _, pr := range probes[i] {
-			if read[pr.slot] {
-				continue
+		pb := newProbe(q)
+		var seen map[string]bool
+		for k, pr := range probes[i] {
+			if slices.ContainsFunc(probes[i][:k], func(o slotRead) bool { return o.slot == pr.slot }) {
+				continue // read already for this query
 			}
-			read[pr.slot] = true
-			raw, err := reads[pr.slot].Bytes()
+			raw, err := reads[pr.slot].Result()
 			if err != nil {
 				continue // redis.Nil: the slot is empty
 			}
 			meta := metas[pr.egress].Val()
-			// A corrupt tail is skipped; what came before it still counts.
-			_ = eachEntry(raw, func(entry []byte, m mapping.Mapping) {
+			// Entries of other tuples are skipped undecoded. A corrupt tail
+			// is skipped; what came before it still counts.
+			_ = scanEntries(unsafe.Slice(unsafe.StringData(raw), len(raw)), pb.may, func(entry []byte, m mapping.Mapping) {
 				// Only a byte-identical entry is the same record again (a
 				// replay): records that share everything but the private
 				// endpoint are two hosts, and both are answers.
 				if !matches(q, &m) || seen[string(entry)] {
 					return
+				}
+				if seen == nil {
+					seen = make(map[string]bool)
 				}
 				seen[string(entry)] = true
 				m.Egress = pr.egress

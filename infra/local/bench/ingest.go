@@ -74,7 +74,7 @@ func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (floa
 	if err != nil {
 		return 0, err
 	}
-	if profile != "" {
+	if profile != "" && !batchOnly {
 		f, err := os.Create(profile)
 		if err != nil {
 			return 0, err

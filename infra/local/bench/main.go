@@ -45,7 +45,8 @@ func main() {
 	naive := flag.Int("naive", 100_000, "records for the naive one-SET-per-record baseline")
 	e2e := flag.Int("e2e", 1_000_000, "records for the end-to-end ingest figures")
 	alerts := flag.Int("alerts", 10_000, "alerts in the batch-lookup figure")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the store-only figure here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the store-only figure (with -batch-only: of the batch) here")
+	flag.BoolVar(&batchOnly, "batch-only", false, "only the batch-of-alerts figure")
 	flag.StringVar(&binDir, "bindir", "", "compiled functions as go build -o DIR/ ./functions/... lays them out; empty: build them from this tree")
 	flag.IntVar(&latePending, "pending", 10_000, "pending alerts in the late-resolution figures")
 	flag.BoolVar(&lateOnly, "late-only", false, "only the late-resolution figures")
@@ -64,6 +65,9 @@ func main() {
 // ingestOnly skips every figure but the SLS read ones (for comparing read
 // paths quickly).
 var ingestOnly bool
+
+// batchOnly runs only the batch figure (for profiling it).
+var batchOnly bool
 
 // binDir holds the compiled functions the end-to-end figures run.
 var binDir string
@@ -93,6 +97,18 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		if err := lateFigures(ctx, r, gen, latePending); err != nil {
 			return err
 		}
+		r.print()
+		return nil
+	}
+	if batchOnly {
+		if _, err := ensureWritten(ctx, rdb, gen); err != nil {
+			return err
+		}
+		batch, err := batchLookups(ctx, rdb, gen, alerts)
+		if err != nil {
+			return err
+		}
+		r.add(fmt.Sprintf("lookups/s, one batch of %d alerts", alerts), batch, "alerts/s", "")
 		r.print()
 		return nil
 	}
