@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ndrtrace/ndrtrace/infra/local/openapiemu"
 	"github.com/ndrtrace/ndrtrace/shared/onboard"
@@ -13,7 +14,10 @@ import (
 // The account's network, as the OpenAPI emulator serves it: two Internet NAT
 // gateways of one VPC (one binds its EIP in NAT mode), a pay-by-specification
 // gateway that cannot have session logs, an ALB and a CLB in front of a web
-// VPC, an untagged CLB, and the ENIs of every ECS instance.
+// VPC, an untagged CLB, and the ENIs of every ECS instance, created three
+// days before the demo: onboarding's address history takes an instance's
+// primary ENI's creation as the start of its holding of its address, so the
+// investigation of a surge the day before names the instances.
 const (
 	region    = "cn-hangzhou"
 	tagKey    = "ndr-trace"
@@ -39,6 +43,7 @@ func instanceID(n int) string { return fmt.Sprintf("i-bp1demo%06d", n) }
 func (d *demo) registerAssets() {
 	api, acct := d.lc.OpenAPI, d.lc.Account
 	all := map[string]string{tagKey: "all"}
+	created := d.now.Add(-3 * 24 * time.Hour).Truncate(time.Hour)
 	api.AddNATGateway(acct, region, openapiemu.NATGateway{ID: gateway, Name: "prod-egress", VPCID: vpc, EipBindMode: "MULTI_BINDED",
 		IPs: []openapiemu.NATIP{{EIP: eip, AllocationID: "eip-bp1demo0085"}}, Tags: all})
 	api.AddNATGateway(acct, region, openapiemu.NATGateway{ID: gateway2, Name: "prod-egress-2", VPCID: vpc, EipBindMode: "NAT",
@@ -52,11 +57,11 @@ func (d *demo) registerAssets() {
 	api.AddCLB(acct, region, openapiemu.CLB{ID: otherCLB, Name: "legacy", VPCID: webVPC, Address: otherVIP})
 	for n := 1; n <= 50; n++ {
 		api.AddENI(acct, region, openapiemu.ENI{ID: fmt.Sprintf("eni-bp1demo%06d", n), InstanceID: instanceID(n), VPCID: vpc,
-			PrimaryIP: fmt.Sprintf("172.16.20.%d", n)})
+			PrimaryIP: fmt.Sprintf("172.16.20.%d", n), Created: created})
 	}
-	d.registerMember()
+	d.registerMember(created)
 	for n, ip := range []string{"192.168.1.9", "192.168.1.10", "192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.2.7"} {
-		api.AddENI(acct, region, openapiemu.ENI{ID: fmt.Sprintf("eni-bp1demoweb%03d", n), InstanceID: instanceID(900 + n), VPCID: webVPC, PrimaryIP: ip})
+		api.AddENI(acct, region, openapiemu.ENI{ID: fmt.Sprintf("eni-bp1demoweb%03d", n), InstanceID: instanceID(900 + n), VPCID: webVPC, PrimaryIP: ip, Created: created})
 	}
 }
 

@@ -18,12 +18,13 @@ import (
 )
 
 // The scenario, after the session-log investigation ndrtrace replaces: an
-// Internet NAT gateway whose EIP 50 ECS instances share; five minutes in, a
-// third-party service sees a surge from that EIP and blacklists it. The
-// scenario's clock starts a minute after onboarding (coverage begins when
-// logging is enabled: earlier traffic is out of scope). Its first eight
-// minutes of logs are written at once and the alerts traced after them
-// (parts 2-4); then log delivery is replayed as it happens (part 5).
+// Internet NAT gateway whose EIP 50 ECS instances share. The traces' clock
+// starts a minute after onboarding (coverage begins when logging is
+// enabled: earlier traffic is out of scope); its first eight minutes of logs
+// are written at once and the alerts traced after them (parts 2-3), five
+// minutes in one instance floods a third-party service; then log delivery is
+// replayed as it happens (part 5). The investigation (part 4) is the seed's:
+// a surge around the most recent past 15:00, found in that day's logs.
 const (
 	project   = "ndr-logs"
 	natLS     = "nat-sessions"
@@ -35,7 +36,10 @@ const (
 )
 
 var (
-	beijing = time.FixedZone("UTC+8", 8*3600)
+	// beijing is the scenario's time zone, Asia/Shanghai's (the seed's):
+	// UTC+8 without daylight saving since 1991, fixed here so that the demo
+	// needs no time zone database.
+	beijing = time.FixedZone("CST", 8*3600)
 	remotes = []string{"106.11.22.203", "140.205.60.46", "203.119.169.31", "110.242.68.66", "39.156.66.10", "8.8.8.8", "1.1.1.1", thirdPty}
 )
 
@@ -119,36 +123,11 @@ func (d *demo) session(natIP string, natPort int, pri string, priPort int, pub s
 	}
 }
 
-// minute builds one minute of session records from the 50 instances.
+// minute builds one minute of part 2's session records: the EIP's traffic
+// (the culprit's surge in minutes 3-6) and the sessions the alerts ask about.
 func (d *demo) minute(m int) []map[string]string {
 	at := d.t0.Add(time.Duration(m) * time.Minute)
-	var recs []map[string]string
-	for i := 0; i < 400; i++ {
-		host := fmt.Sprintf("172.16.20.%d", 1+d.rng.IntN(50))
-		remote := remotes[d.rng.IntN(len(remotes)-1)]
-		recs = append(recs, d.session(eip, 1024+d.rng.IntN(64000), host, 30000+d.rng.IntN(30000), remote, 443,
-			at.Add(time.Duration(d.rng.IntN(60))*time.Second), time.Duration(30+d.rng.IntN(570))*time.Second, 200+d.rng.IntN(50000)))
-	}
-	// The culprit floods the third-party service for four minutes, peaking
-	// in the third (the seed's surge: 14:55-14:58, peak 14:57).
-	if size, ok := surgeBytes[m]; ok {
-		for i := 0; i < 150; i++ {
-			port := 20000 + m*1000 + i
-			if m == 5 && i == 70 {
-				d.surgePort = port
-			}
-			recs = append(recs, d.session(eip, port, culprit, 40000+i, thirdPty, 80, at.Add(time.Duration(i%60)*time.Second), 2*time.Minute, size))
-		}
-	}
-	// Other instances use the service too, as every day.
-	for i := 0; i < 6; i++ {
-		host := fmt.Sprintf("172.16.20.%d", 1+d.rng.IntN(50))
-		if host == culprit {
-			host = "172.16.20.22"
-		}
-		recs = append(recs, d.session(eip, 1024+d.rng.IntN(64000), host, 30000+d.rng.IntN(30000), thirdPty, 80,
-			at.Add(time.Duration(d.rng.IntN(60))*time.Second), time.Duration(5+d.rng.IntN(50))*time.Second, 20_000+d.rng.IntN(400_000)))
-	}
+	recs := d.traffic(at, m-3, m == 5)
 	switch m {
 	case 0: // port reuse: EIP port 61000 to 106.11.22.203:443, first one host...
 		d.reusePort = 61000
@@ -162,6 +141,41 @@ func (d *demo) minute(m int) []map[string]string {
 		recs = append(recs, d.session(eipNATPri, 33333, "172.16.20.33", 45000, remotes[2], 443, at, 5*time.Minute, 7000))
 	case 4: // ...then another host, later.
 		recs = append(recs, d.session(eip, 61000, "172.16.20.44", 41003, remotes[0], 443, at, 2*time.Minute, 5000))
+	}
+	return recs
+}
+
+// traffic is a minute of the EIP's sessions from at: 400 to the usual
+// services from the 50 instances, a few of other instances to the third
+// party, and the culprit's flood when surge is one of its minutes (0-3).
+// remember keeps the port of one surge session for the alerts.
+func (d *demo) traffic(at time.Time, surge int, remember bool) []map[string]string {
+	var recs []map[string]string
+	for i := 0; i < 400; i++ {
+		host := fmt.Sprintf("172.16.20.%d", 1+d.rng.IntN(50))
+		remote := remotes[d.rng.IntN(len(remotes)-1)]
+		recs = append(recs, d.session(eip, 1024+d.rng.IntN(64000), host, 30000+d.rng.IntN(30000), remote, 443,
+			at.Add(time.Duration(d.rng.IntN(60))*time.Second), time.Duration(30+d.rng.IntN(570))*time.Second, 200+d.rng.IntN(50000)))
+	}
+	// The culprit floods the third-party service for four minutes, peaking
+	// in the third (the seed's surge: 14:55-14:58, peak 14:57).
+	if size, ok := surgeBytes[surge]; ok {
+		for i := 0; i < 150; i++ {
+			port := 20000 + surge*1000 + i
+			if remember && i == 70 {
+				d.surgePort = port
+			}
+			recs = append(recs, d.session(eip, port, culprit, 40000+i, thirdPty, 80, at.Add(time.Duration(i%60)*time.Second), 2*time.Minute, size))
+		}
+	}
+	// Other instances use the service too, as every day.
+	for i := 0; i < 6; i++ {
+		host := fmt.Sprintf("172.16.20.%d", 1+d.rng.IntN(50))
+		if host == culprit {
+			host = "172.16.20.22"
+		}
+		recs = append(recs, d.session(eip, 1024+d.rng.IntN(64000), host, 30000+d.rng.IntN(30000), thirdPty, 80,
+			at.Add(time.Duration(d.rng.IntN(60))*time.Second), time.Duration(5+d.rng.IntN(50))*time.Second, 20_000+d.rng.IntN(400_000)))
 	}
 	return recs
 }
@@ -195,9 +209,9 @@ func (d *demo) ingestNAT(ctx context.Context) error {
 	return nil
 }
 
-// surgeBytes is what each of the culprit's sessions sends, per scenario
-// minute of the surge.
-var surgeBytes = map[int]int{3: 800_000, 4: 1_600_000, 5: 2_400_000, 6: 1_200_000}
+// surgeBytes is what each of the culprit's sessions sends, per minute of
+// its surge.
+var surgeBytes = map[int]int{0: 800_000, 1: 1_600_000, 2: 2_400_000, 3: 1_200_000}
 
 // natGroup is a delivery of session records. Each log's time (__time__,
 // which the investigation's per-minute queries bucket by) is its session's

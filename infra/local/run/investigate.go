@@ -15,32 +15,66 @@ import (
 )
 
 // The seed's investigation: a third party reports a surge from the shared
-// EIP "around" a time. investigate is given the destination and half an
-// hour around that time, nothing else, and finds the minute and the host.
+// EIP "around 15:00". investigate is given the destination and 15:00 ± 15
+// min, nothing else, and finds the minute and the host. The surge happened
+// at the most recent past 15:00 of the scenario's zone (yesterday's when
+// today's is less than 20 minutes old), in that day's session logs; the
+// instances' ENIs are older, so the address history onboarding keeps names
+// who held each address then.
 
 // invFacts is what the investigation found.
 type invFacts struct {
+	around    time.Time // the time the third party gave
 	peak      time.Time // the peak minute
-	top       investigate.Host
-	hosts     int
+	hosts     []investigate.Host
 	chartPath string
 }
 
-// around is the time the third party gives: the surge's minutes, rounded
-// to five as a person would say it.
-func (d *demo) around() time.Time { return d.t0.Add(5 * time.Minute).Round(5 * time.Minute) }
+// around is the time the third party gives: the most recent 15:00 whose
+// surge and quarter hour after it are past.
+func (d *demo) around() time.Time {
+	y, m, day := d.now.Date()
+	t := time.Date(y, m, day, 15, 0, 0, 0, beijing)
+	if d.now.Before(t.Add(20 * time.Minute)) {
+		t = t.AddDate(0, 0, -1)
+	}
+	return t
+}
+
+// surgeLogs writes the EIP's session logs of around ± 15 min into the NAT
+// logstore, one log group a minute, the culprit flooding the third party
+// from 14:55 to 14:58. They are not ingested: the investigation reads SLS.
+func (d *demo) surgeLogs() (int, error) {
+	from, surge := d.around().Add(-15*time.Minute), d.around().Add(-5*time.Minute)
+	n := 0
+	for m := 0; m < 30; m++ {
+		at := from.Add(time.Duration(m) * time.Minute)
+		recs := d.traffic(at, int(at.Sub(surge)/time.Minute), false)
+		if _, _, err := d.lc.PutGroup(project, natLS, natGroup(recs)); err != nil {
+			return n, err
+		}
+		n += len(recs)
+	}
+	return n, nil
+}
 
 func (d *demo) investigate(ctx context.Context) (invFacts, error) {
-	var f invFacts
+	f := invFacts{around: d.around()}
+	n, err := d.surgeLogs()
+	if err != nil {
+		return f, err
+	}
 	fn, err := d.lc.Function(ctx, "investigate", map[string]string{
 		"NAT_LOGS_ENDPOINT": cloud.SLSEndpoint, "NAT_LOGS_PROJECT": project, "NAT_LOGSTORES": natLS,
 	}, func(f *fcemu.Function) { f.Timeout = 60 * time.Second })
 	if err != nil {
 		return f, err
 	}
-	from, to := d.around().Add(-15*time.Minute), d.around().Add(15*time.Minute)
+	from, to := f.around.Add(-15*time.Minute), f.around.Add(15*time.Minute)
 	body, _ := json.Marshal(map[string]any{"dst_ip": thirdPty, "from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339), "top": 5})
-	fmt.Fprintf(d.out, "The operator of %s reports a surge from our EIP %s around %s and blacklists it.\n", thirdPty, eip, d.around().Format("15:04"))
+	fmt.Fprintf(d.out, "%s's session logs of %s-%s are in %s/%s (%d records; the 50 instances' ENIs date from %s).\n",
+		f.around.Format("2006-01-02"), from.Format("15:04"), to.Format("15:04"), project, natLS, n, d.now.Add(-3*24*time.Hour).Format("2006-01-02"))
+	fmt.Fprintf(d.out, "The operator of %s reports a surge from our EIP %s around %s and blacklists it.\n", thirdPty, eip, f.around.Format("15:04 on 2006-01-02"))
 	fmt.Fprintf(d.out, "investigate (compiled binary, SLS SQL on %s/%s) is asked: %s\n\n", project, natLS, body)
 	res, err := fn.Invoke(ctx, body)
 	if err != nil {
@@ -80,7 +114,8 @@ func (d *demo) investigate(ctx context.Context) (invFacts, error) {
 		return f, fmt.Errorf("investigate found nothing: %s", res.Payload)
 	}
 	f.peak, _ = time.Parse(time.RFC3339, r.PeakMinute)
-	f.top, f.hosts = r.Hosts[0], len(r.Hosts)
+	f.hosts = r.Hosts
+	top := r.Hosts[0]
 
 	if err := os.MkdirAll(d.chartDir, 0o755); err != nil {
 		return f, err
@@ -90,7 +125,7 @@ func (d *demo) investigate(ctx context.Context) (invFacts, error) {
 		return f, err
 	}
 	fmt.Fprintf(d.out, "\npeak %s: %s from %s (%s) sent %s of the range's %s. Chart (%dx%d, minutes stacked by host): %s\n",
-		clock(r.PeakMinute), f.top.PrivateIP, orNone(f.top.InstanceID), f.top.VPCID, human(f.top.BytesFromVPC), human(r.Total.BytesFromVPC),
+		clock(r.PeakMinute), top.PrivateIP, orNone(top.InstanceID), top.VPCID, human(top.BytesFromVPC), human(r.Total.BytesFromVPC),
 		r.Chart.Width, r.Chart.Height, f.chartPath)
 	return f, nil
 }

@@ -254,7 +254,7 @@ func (d *demo) lateLogs() map[string]map[string]string {
 
 func printLate(w io.Writer, rows []lateRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ALERT\tPUBLIC TUPLE\tFIRST ANSWER\tLATE ANSWER (results logstore)\tPRIVATE ENDPOINT\tLATE BY (scenario / real)\tCALLBACK\tNOTE")
+	fmt.Fprintln(tw, "ALERT\tPUBLIC TUPLE\tFIRST ANSWER\tLATE ANSWER (results logstore)\tPRIVATE ENDPOINT\tINSTANCE\tLATE BY (scenario / real)\tCALLBACK\tNOTE")
 	for _, r := range rows {
 		first := string(r.first.Status)
 		if r.first.PendingUntil != "" {
@@ -262,36 +262,43 @@ func printLate(w io.Writer, rows []lateRow) {
 				first += ", pending until " + t.In(beijing).Format("15:04:05")
 			}
 		}
-		late, endpoint, by := "-", endpointOf(r.first), "-"
+		late, by := "-", "-"
+		endpoint, instance := r.final()
 		if r.late != nil {
 			late = r.late["status"]
 			if s := r.late["supersedes"]; s != "" {
 				late += " (supersedes " + s + ")"
 			}
-			endpoint = r.late["private_ip"] + ":" + r.late["private_port"]
-			if r.late["status"] == string(alert.Ambiguous) {
-				var cs []alert.Asset
-				json.Unmarshal([]byte(r.late["candidates"]), &cs)
-				endpoint = ""
-				for i, c := range cs {
-					if i > 0 {
-						endpoint += " | "
-					}
-					endpoint += fmt.Sprintf("%s:%d", c.PrivateIP, c.PrivatePort)
-				}
-			}
 			by = fmt.Sprintf("%s / %s", r.scen, r.real.Round(10*time.Millisecond))
 		}
-		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.name, r.id, r.tuple, first, late, endpoint, by, r.callbacks, r.note)
+		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.name, r.id, r.tuple, first, late, endpoint, orNone(instance), by, r.callbacks, r.note)
 	}
 	tw.Flush()
 }
 
-func endpointOf(r alert.Result) string {
-	if r.Asset != nil {
-		return fmt.Sprintf("%s:%d", r.Asset.PrivateIP, r.Asset.PrivatePort)
+// final is the endpoint and instance of an alert's last answer (its late
+// result when it has one): " | " between an ambiguous answer's candidates.
+func (r lateRow) final() (endpoint, instance string) {
+	if r.late == nil {
+		if a := r.first.Asset; a != nil {
+			return fmt.Sprintf("%s:%d", a.PrivateIP, a.PrivatePort), a.InstanceID
+		}
+		return "-", ""
 	}
-	return "-"
+	if r.late["status"] != string(alert.Ambiguous) {
+		return r.late["private_ip"] + ":" + r.late["private_port"], r.late["instance_id"]
+	}
+	var cs []alert.Asset
+	json.Unmarshal([]byte(r.late["candidates"]), &cs)
+	for i, c := range cs {
+		if i > 0 {
+			endpoint += " | "
+			instance += " | "
+		}
+		endpoint += fmt.Sprintf("%s:%d", c.PrivateIP, c.PrivatePort)
+		instance += c.InstanceID
+	}
+	return endpoint, instance
 }
 
 func sleepUntil(ctx context.Context, t time.Time) {

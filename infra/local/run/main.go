@@ -50,7 +50,8 @@ func run(ctx context.Context) error {
 
 // facts are what the stories found, for the test to check.
 type facts struct {
-	t0     time.Time // the scenario's first minute
+	now    time.Time // onboarding
+	t0     time.Time // the traces' first minute
 	rows   []row
 	inv    invFacts
 	late   []lateRow
@@ -63,7 +64,7 @@ type facts struct {
 func runDemo(ctx context.Context, lc *cloud.Cloud, out io.Writer, chartDir string, tick time.Duration) (*facts, error) {
 	d := newDemo(lc, out, chartDir, tick)
 	defer d.close()
-	f := facts{t0: d.t0}
+	f := facts{now: d.now, t0: d.t0}
 	var err error
 	steps := []struct {
 		title string
@@ -82,7 +83,7 @@ func runDemo(ctx context.Context, lc *cloud.Cloud, out io.Writer, chartDir strin
 			}
 			return err
 		}},
-		{"4. Surge investigation: who flooded that address around " + d.around().Format("15:04") + "?", func() error {
+		{"4. Surge investigation: who flooded that address around " + d.around().Format("15:04 on 2006-01-02") + " (CST, Asia/Shanghai)?", func() error {
 			f.inv, err = d.investigate(ctx)
 			return err
 		}},

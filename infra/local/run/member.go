@@ -25,7 +25,7 @@ const (
 	memberProject = "ndr-logs-" + memberAcct + "-" + memberRegion // onboard's default
 )
 
-func (d *demo) registerMember() {
+func (d *demo) registerMember(created time.Time) {
 	api := d.lc.OpenAPI
 	api.AddRole(memberAcct, memberRole, d.lc.Account)        // onboard's role in the member, trusting the central account
 	api.AddRole(memberAcct, cloud.ETLReaderRole(memberAcct)) // the role the member's ETL jobs read with
@@ -34,7 +34,7 @@ func (d *demo) registerMember() {
 		IPs: []openapiemu.NATIP{{EIP: memberEIP, AllocationID: "eip-uf6member08"}}, Tags: map[string]string{tagKey: "all"}})
 	for n := 20; n <= 30; n++ {
 		api.AddENI(memberAcct, memberRegion, openapiemu.ENI{ID: fmt.Sprintf("eni-uf6member%04d", n), InstanceID: fmt.Sprintf("i-uf6member%06d", n),
-			VPCID: memberVPC, PrimaryIP: fmt.Sprintf("10.8.0.%d", n)})
+			VPCID: memberVPC, PrimaryIP: fmt.Sprintf("10.8.0.%d", n), Created: created})
 	}
 }
 
