@@ -21,12 +21,17 @@ type Config struct {
 	// RedisCA is the pool of REDIS_CA_CERT, the certificate authority of a
 	// rediss:// server (a managed instance's CA is not a public one); nil:
 	// the system's roots.
-	RedisCA       *x509.CertPool
-	MappingTTL    time.Duration
-	TraceMaxWait  time.Duration
-	TimeSkew      time.Duration
-	WebhookSecret string
-	Results       Results
+	RedisCA      *x509.CertPool
+	MappingTTL   time.Duration
+	TraceMaxWait time.Duration
+	// TraceMinBackoff and TraceMaxBackoff bound the wait's polling steps
+	// (TRACE_MIN_BACKOFF, TRACE_MAX_BACKOFF; 200ms and 5s): wake-ups
+	// answer between steps, so longer steps poll Redis less.
+	TraceMinBackoff time.Duration
+	TraceMaxBackoff time.Duration
+	TimeSkew        time.Duration
+	WebhookSecret   string
+	Results         Results
 	// LateWindow is how long an untraced alert stays pending (and a traced
 	// answer open to corrections); 0 turns late resolution off.
 	LateWindow time.Duration
@@ -77,10 +82,14 @@ func Load(getenv func(string) string) (Config, error) {
 		def  time.Duration
 		dst  *time.Duration
 	}{{"MAPPING_TTL", time.Hour, &c.MappingTTL}, {"TRACE_MAX_WAIT", 90 * time.Second, &c.TraceMaxWait}, {"TIME_SKEW", time.Minute, &c.TimeSkew},
-		{"TRACE_LATE_WINDOW", 30 * time.Minute, &c.LateWindow}} {
+		{"TRACE_LATE_WINDOW", 30 * time.Minute, &c.LateWindow},
+		{"TRACE_MIN_BACKOFF", 200 * time.Millisecond, &c.TraceMinBackoff}, {"TRACE_MAX_BACKOFF", 5 * time.Second, &c.TraceMaxBackoff}} {
 		if *d.dst, err = duration(getenv, d.name, d.def); err != nil {
 			return c, err
 		}
+	}
+	if c.TraceMinBackoff <= 0 || c.TraceMaxBackoff < c.TraceMinBackoff {
+		return c, fmt.Errorf("TRACE_MIN_BACKOFF=%s and TRACE_MAX_BACKOFF=%s: want 0 < min <= max", c.TraceMinBackoff, c.TraceMaxBackoff)
 	}
 	if c.CallbackURL != "" {
 		u, err := url.Parse(c.CallbackURL)

@@ -13,7 +13,8 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MappingTTL != time.Hour || c.TraceMaxWait != 90*time.Second || c.TimeSkew != time.Minute || c.Results.Enabled() {
+	if c.MappingTTL != time.Hour || c.TraceMaxWait != 90*time.Second || c.TimeSkew != time.Minute || c.Results.Enabled() ||
+		c.TraceMinBackoff != 200*time.Millisecond || c.TraceMaxBackoff != 5*time.Second {
 		t.Fatalf("defaults wrong: %+v", c)
 	}
 	c, err = Load(env(map[string]string{"REDIS_CLUSTER_ADDRS": "a:1, b:2,", "TRACE_MAX_WAIT": "5s"}))
@@ -25,6 +26,16 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(env(map[string]string{"REDIS_URL": "redis://x", "MAPPING_TTL": "forever"})); err == nil || !strings.Contains(err.Error(), "MAPPING_TTL") {
 		t.Fatalf("bad duration: %v", err)
+	}
+	for _, b := range [][2]string{{"0", "5s"}, {"10s", "5s"}} {
+		_, err := Load(env(map[string]string{"REDIS_URL": "redis://x", "TRACE_MIN_BACKOFF": b[0], "TRACE_MAX_BACKOFF": b[1]}))
+		if err == nil || !strings.Contains(err.Error(), "TRACE_MIN_BACKOFF") {
+			t.Fatalf("backoff %v accepted: %v", b, err)
+		}
+	}
+	c, err = Load(env(map[string]string{"REDIS_URL": "redis://x", "TRACE_MIN_BACKOFF": "1s", "TRACE_MAX_BACKOFF": "1h"}))
+	if err != nil || c.TraceMinBackoff != time.Second || c.TraceMaxBackoff != time.Hour {
+		t.Fatalf("%+v %v", c, err)
 	}
 }
 

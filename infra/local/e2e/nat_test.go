@@ -330,3 +330,49 @@ func TestResultsAreRecorded(t *testing.T) {
 		t.Fatalf("recorded-0: %q", found["recorded-0"])
 	}
 }
+
+// A waiting trace is answered by the wake-up ingest publishes, not by
+// polling: with backoff steps of an hour, the only looks before the wall
+// (90 s) are the first one and wake-ups, so an answer well before the wall
+// can only come from a wake-up. With wake-ups broken it comes at the
+// wall's last look (waited_ms ~90,000).
+func TestWaitingTraceIsWokenByIngest(t *testing.T) {
+	natFn, _ := natFunctions(t)
+	tr, err := lc.Function(context.Background(), "trace", map[string]string{"TRACE_MAX_WAIT": "90s",
+		"TRACE_MIN_BACKOFF": "1h", "TRACE_MAX_BACKOFF": "1h", "TRACE_LATE_WINDOW": "0"},
+		func(f *fcemu.Function) { f.Timeout = 150 * time.Second })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := uniq("nat-wake")
+	lc.Logstore(project, ls)
+	const eip, remote = "47.100.1.88", "106.11.22.205"
+	// An answer from the trace's first look means the record landed before
+	// the trace began waiting (a slow start): that proves nothing, so try
+	// again with another tuple.
+	for attempt := range 3 {
+		port := 41000 + attempt
+		done := make(chan alert.Result, 1)
+		go func() {
+			done <- traceDirect(t, tr, alertBody(fmt.Sprint("woken-", attempt), eip, port, remote, 443, t0.Add(time.Minute)))
+		}()
+		time.Sleep(2 * time.Second) // the trace is waiting: its first look found nothing
+		begin, end, err := lc.Put(project, ls, "", t0.Add(5*time.Minute), []map[string]string{
+			session(eip, port, "172.16.31.1", remote, t0, t0.Add(10*time.Minute))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ingestRange(t, natFn, ls, begin, end)
+		r := <-done
+		t.Logf("attempt %d: %s after %d ms", attempt, r.Status, r.WaitedMS)
+		if r.Status == alert.Traced && r.WaitedMS < 1000 {
+			t.Logf("attempt %d: answered by the first look (%d ms): the trace started after the record landed", attempt, r.WaitedMS)
+			continue
+		}
+		if r.Status != alert.Traced || r.Asset.PrivateIP != "172.16.31.1" || r.WaitedMS >= 30_000 {
+			t.Fatalf("%s %+v after %d ms: want traced by a wake-up, long before the 90 s wall", r.Status, r.Asset, r.WaitedMS)
+		}
+		return
+	}
+	t.Fatal("no trace was waiting when its record landed, in 3 attempts")
+}
