@@ -95,6 +95,11 @@ func (e *e2eFigures) report(r *report) {
 		fmt.Sprintf("%.2fx SDK decode, %.0f%% of raw pull; %s; compiled nat-ingest under FC emulator, %d ranges over %d shards, %d in flight",
 			e.product/e.sdkPull, 100*e.product/e.rawPull, runs3(e.prodRuns), e2eShards*rangesPerShard, e2eShards, inFlight))
 	r.add("ingest CPU per NAT record, end to end", e.cpuPerRecord, "µs", "nat-ingest processes' user+system CPU / records")
+	r.judge("ingest end to end / SDK decode ceiling", e.product/e.sdkPull, "x", ">= 1.0x", e.product >= e.sdkPull,
+		fmt.Sprintf("%.0f vs %.0f records/s, medians of 3", e.product, e.sdkPull))
+	r.judge("ingest end to end / raw pull ceiling", 100*e.product/e.rawPull, "%", ">= 50%", e.product >= 0.5*e.rawPull,
+		fmt.Sprintf("%.0f vs %.0f records/s, medians of 3", e.product, e.rawPull))
+	r.judge("nat-ingest CPU per NAT record, end to end", e.cpuPerRecord, "µs", "<= 2 µs", e.cpuPerRecord <= 2, "compiled nat-ingest under the FC emulator, median of 3")
 	if e.traceP50 > 0 {
 		r.add("trace p50, through the FC emulator", e.traceP50, "ms", "compiled trace binary")
 		r.add("trace p99, through the FC emulator", e.traceP99, "ms", "")

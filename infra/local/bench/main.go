@@ -27,11 +27,37 @@ type figure struct {
 	Note  string  `json:"note,omitempty"`
 }
 
-type report struct{ figures []figure }
+type report struct {
+	figures []figure
+	targets []target
+}
+
+// target is one of issue 13's goals, judged on this run's figures.
+type target struct {
+	Name  string  `json:"target"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	Goal  string  `json:"goal"`
+	Met   bool    `json:"met"`
+	Note  string  `json:"note,omitempty"`
+}
+
+// judge records a target: met says whether value reached it.
+func (r *report) judge(name string, v float64, unit, goal string, met bool, note string) {
+	r.targets = append(r.targets, target{name, v, unit, goal, met, note})
+}
 
 func (r *report) add(name string, v float64, unit, note string) {
 	r.figures = append(r.figures, figure{name, v, unit, note})
 	fmt.Fprintf(os.Stderr, "  %-46s %14.1f %s %s\n", name, v, unit, note)
+}
+
+// short renders a figure with the digits that matter.
+func short(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 func median(v []float64) float64 {
@@ -108,7 +134,7 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		if err != nil {
 			return err
 		}
-		r.add(fmt.Sprintf("lookups/s, one batch of %d alerts", alerts), batch, "alerts/s", "")
+		batch.report(r, alerts)
 		r.print()
 		return nil
 	}
@@ -128,7 +154,7 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		ceilings, runs, busy = append(ceilings, c), append(runs, v), append(busy, lastRedisCPU)
 	}
 	for _, raw := range []bool{true, false} {
-		rate, allocs, err := readParse(gen, raw)
+		rp, err := readParse(gen, raw)
 		if err != nil {
 			return err
 		}
@@ -136,7 +162,11 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		if !raw {
 			name = "read + parse, no Redis, one goroutine: SDK decode"
 		}
-		r.add(name, rate, "records/s", fmt.Sprintf("%.2f allocations per record; best of 3", allocs))
+		r.add(name, rp.perCPU, "records/CPU-s", fmt.Sprintf("records per second of the goroutine's thread CPU (its own core); wall: %.0f records/s; %.2f allocations per record; median of 3", rp.wall, rp.allocs))
+		if raw {
+			r.judge("read + parse without Redis, one core", rp.perCPU, "records/s", ">= 1M/s, 0 allocs/record", rp.perCPU >= 1e6 && rp.allocs < 0.01,
+				fmt.Sprintf("thread CPU time; %.2f allocs/record; wall %.0f/s", rp.allocs, rp.wall))
+		}
 	}
 	if ingestOnly {
 		e2e, err := ingestEndToEnd(ctx, srv.URL(), rdb, newGenerator(e2eN))
@@ -152,11 +182,17 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 	r.add("ingest store-only (parse + write)", storeOnly, "records/s",
 		fmt.Sprintf("%.0f%% of ceiling; median of %.0f/%.0f/%.0f; each round %.0f%%/%.0f%%/%.0f%% of its ceiling; redis-server busy %.0f%% of a core",
 			100*storeOnly/ceiling, runs[0], runs[1], runs[2], 100*runs[0]/ceilings[0], 100*runs[1]/ceilings[1], 100*runs[2]/ceilings[2], 100*median(busy)))
+	for i := range runs {
+		ratio := runs[i] / ceilings[i]
+		r.judge(fmt.Sprintf("store-only / redis-benchmark SET ceiling, round %d", i+1), 100*ratio, "%", ">= 50% in each of 3 rounds", ratio >= 0.5,
+			fmt.Sprintf("%.0f records/s against %.0f SET/s", runs[i], ceilings[i]))
+	}
 	mem, err := memoryPerMapping(ctx, rdb, gen)
 	if err != nil {
 		return err
 	}
 	r.add("redis memory per live NAT mapping", mem.ours, "bytes", fmt.Sprintf("at %d mappings, %d keys", records, mem.keys))
+	r.judge("redis memory per live NAT mapping", mem.ours, "B", "<= 40 B", mem.ours <= 40, fmt.Sprintf("used_memory delta at %d mappings", records))
 
 	naive, err := naiveBaseline(ctx, rdb, gen, naiveN)
 	if err != nil {
@@ -186,7 +222,7 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 	if err != nil {
 		return err
 	}
-	r.add(fmt.Sprintf("lookups/s, one batch of %d alerts", alerts), batch, "alerts/s", "")
+	batch.report(r, alerts)
 
 	if err := lateFigures(ctx, r, gen, latePending); err != nil {
 		return err
@@ -205,6 +241,19 @@ func (r *report) print() {
 		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t\n", f.Name, f.Value, f.Unit, f.Note)
 	}
 	tw.Flush()
+	if len(r.targets) > 0 {
+		fmt.Println()
+		tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "target\tvalue\tgoal\tmet\tfrom\t")
+		for _, t := range r.targets {
+			met := "no"
+			if t.Met {
+				met = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t\n", t.Name, short(t.Value), t.Unit, t.Goal, met, t.Note)
+		}
+		tw.Flush()
+	}
 	fmt.Println()
 	enc := json.NewEncoder(os.Stdout)
 	stamp := time.Now().UTC().Format(time.RFC3339)
@@ -213,5 +262,11 @@ func (r *report) print() {
 			figure
 			At string `json:"at"`
 		}{f, stamp})
+	}
+	for _, t := range r.targets {
+		enc.Encode(struct {
+			target
+			At string `json:"at"`
+		}{t, stamp})
 	}
 }

@@ -130,11 +130,25 @@ func traceLatency(ctx context.Context, rdb *redis.Client, g *generator) (latency
 	return percentiles(d), nil
 }
 
+// batchFigure is one batch of alerts traced in one call.
+type batchFigure struct {
+	rate            float64 // alerts per wall second
+	goCPU, redisCPU float64 // seconds
+	perCPU          float64 // alerts per second of the two processes' CPU together
+}
+
+func (b batchFigure) report(r *report, n int) {
+	r.add(fmt.Sprintf("lookups/s, one batch of %d alerts", n), b.rate, "alerts/s",
+		fmt.Sprintf("wall; CPU: trace %.0f ms + redis-server %.0f ms = %.0f alerts per CPU-s", 1000*b.goCPU, 1000*b.redisCPU, b.perCPU))
+	r.judge(fmt.Sprintf("one batch of %d alerts, inventory wired in", n), b.rate, "alerts/s", ">= 50,000 alerts/s", b.rate >= 50000,
+		fmt.Sprintf("wall time; %.0f alerts per CPU-s of trace + redis-server", b.perCPU))
+}
+
 // batchLookups traces one batch of alerts in one call.
-func batchLookups(ctx context.Context, rdb *redis.Client, g *generator, n int) (float64, error) {
+func batchLookups(ctx context.Context, rdb *redis.Client, g *generator, n int) (batchFigure, error) {
 	tr, err := tracer(ctx, rdb, store.New(rdb, time.Hour), g) // written by traceLatency
 	if err != nil {
-		return 0, err
+		return batchFigure{}, err
 	}
 	as := make([]*alert.Alert, n)
 	for i := range as {
@@ -143,7 +157,7 @@ func batchLookups(ctx context.Context, rdb *redis.Client, g *generator, n int) (
 	if profile != "" && batchOnly {
 		f, err := os.Create(profile)
 		if err != nil {
-			return 0, err
+			return batchFigure{}, err
 		}
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
@@ -153,13 +167,14 @@ func batchLookups(ctx context.Context, rdb *redis.Client, g *generator, n int) (
 	start := time.Now()
 	rs := tr.Trace(ctx, as)
 	el := time.Since(start)
-	fmt.Fprintf(os.Stderr, "batch: %.0f ms wall, Go CPU %.0f ms, redis-server CPU %.0f ms\n", el.Seconds()*1000, (selfCPU()-cpu0)*1000, (redisCPU(ctx, rdb)-redis0)*1000)
+	f := batchFigure{rate: float64(n) / el.Seconds(), goCPU: selfCPU() - cpu0, redisCPU: redisCPU(ctx, rdb) - redis0}
+	f.perCPU = float64(n) / (f.goCPU + f.redisCPU)
 	for _, r := range rs {
 		if err := named(r); err != nil {
-			return 0, err
+			return batchFigure{}, err
 		}
 	}
-	return float64(n) / el.Seconds(), nil
+	return f, nil
 }
 
 // selfCPU is this process's user+system CPU seconds so far.

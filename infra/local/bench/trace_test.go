@@ -29,11 +29,11 @@ func BenchmarkBatchTrace(b *testing.B) {
 	b.ResetTimer()
 	var rates []float64
 	for range b.N {
-		rate, err := batchLookups(ctx, rdb, g, 10_000)
+		f, err := batchLookups(ctx, rdb, g, 10_000)
 		if err != nil {
 			b.Fatal(err)
 		}
-		rates = append(rates, rate)
+		rates = append(rates, f.rate)
 	}
 	b.ReportMetric(median(rates), "alerts/s")
 }
