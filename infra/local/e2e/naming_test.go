@@ -270,7 +270,7 @@ func TestInstanceNamedAtTheAlertsTimeAcrossAMove(t *testing.T) {
 // the function's log.
 func TestWallHoldsWhenResultsLogstoreStalls(t *testing.T) {
 	url, _ := testRedis(t)
-	s := newNamingScenario(t, url, "cn-chengdu", "47.105.9.1", 20, 0)
+	s := newNamingScenario(t, url, "cn-zhengzhou", "47.105.9.1", 20, 0)
 	var logs syncBuffer
 	tr, err := lc.Function(context.Background(), "trace", map[string]string{
 		"REDIS_URL": url, "TRACE_MAX_WAIT": namingWait, "TRACE_LATE_WINDOW": "0",
