@@ -77,6 +77,7 @@ locals {
           "alb:GetLoadBalancerAttribute",
           "alb:EnableLoadBalancerAccessLog",
           "alb:DisableLoadBalancerAccessLog",
+          "alb:ListAsynJobs",
           "slb:DescribeLoadBalancers",
           "slb:DescribeAccessLogsDownloadAttribute",
           "slb:SetAccessLogsDownloadAttribute",

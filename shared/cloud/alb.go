@@ -98,8 +98,9 @@ type albAttribute struct {
 			IntranetAddress jsonStr `json:"IntranetAddress"`
 		} `json:"LoadBalancerAddresses"`
 	} `json:"ZoneMappings"`
-	AccessLogConfig albAccessLogCfg `json:"AccessLogConfig"`
-	Tags            []albTag        `json:"Tags"`
+	AccessLogConfig    albAccessLogCfg `json:"AccessLogConfig"`
+	Tags               []albTag        `json:"Tags"`
+	LoadBalancerStatus jsonStr         `json:"LoadBalancerStatus"`
 }
 
 type albAccessLogCfg struct {
@@ -136,6 +137,9 @@ func (c *Client) fillALBAttribute(ctx context.Context, a *ALB) error {
 	}
 	// The attribute call is the fresher view of the log switch.
 	a.AccessLog = resp.AccessLogConfig.accessLog()
+	if resp.LoadBalancerStatus != "" {
+		a.Status = string(resp.LoadBalancerStatus)
+	}
 	if len(resp.Tags) > 0 {
 		a.Tags = albTags(resp.Tags)
 	}
@@ -143,16 +147,18 @@ func (c *Client) fillALBAttribute(ctx context.Context, a *ALB) error {
 }
 
 // EnableALBAccessLog delivers the ALB's access log to project/logstore. The
-// service applies it asynchronously (it answers with a JobId).
-func (c *Client) EnableALBAccessLog(ctx context.Context, region, id, project, logstore string) error {
+// service applies it asynchronously: it answers with the JobId ALBJob
+// follows.
+func (c *Client) EnableALBAccessLog(ctx context.Context, region, id, project, logstore string) (jobID string, err error) {
 	if project == "" || logstore == "" {
-		return fmt.Errorf("cloud: enable access log on %s: project and logstore are required", id)
+		return "", fmt.Errorf("cloud: enable access log on %s: project and logstore are required", id)
 	}
 	// One token for all attempts: a retried request whose first try did
 	// land is then recognised as the same request.
 	token := newClientToken()
 	op := fmt.Sprintf("alb EnableLoadBalancerAccessLog %s in %s", id, region)
-	return send(c, ctx, op, region, func() *requests.CommonRequest {
+	var resp albJobAnswer
+	err = send(c, ctx, op, region, func() *requests.CommonRequest {
 		req := requests.NewCommonRequest()
 		req.Product, req.ApiName = "Alb", "EnableLoadBalancerAccessLog"
 		setQuery(req, "LoadBalancerId", id)
@@ -160,7 +166,62 @@ func (c *Client) EnableALBAccessLog(ctx context.Context, region, id, project, lo
 		setQuery(req, "LogStore", logstore)
 		setQuery(req, "ClientToken", token)
 		return req
-	}, &struct{}{})
+	}, &resp)
+	return string(resp.JobID), err
+}
+
+// albJobAnswer is the answer of ALB's asynchronous calls.
+type albJobAnswer struct {
+	JobID jsonStr `json:"JobId"`
+}
+
+// ALB asynchronous job statuses (ListAsynJobs).
+const (
+	JobSucceeded  = "Succeeded"
+	JobFailed     = "Failed"
+	JobProcessing = "Processing"
+)
+
+// Job is an ALB asynchronous job as ListAsynJobs reports it.
+type Job struct {
+	ID, Status              string
+	ErrorCode, ErrorMessage string
+}
+
+// ALBJob reports an ALB job's status; ok is false when ListAsynJobs does
+// not list it (yet, or any more).
+func (c *Client) ALBJob(ctx context.Context, region, jobID string) (job Job, ok bool, err error) {
+	var resp struct {
+		Jobs []struct {
+			ID           jsonStr `json:"Id"`
+			Status       jsonStr `json:"Status"`
+			ErrorCode    jsonStr `json:"ErrorCode"`
+			ErrorMessage jsonStr `json:"ErrorMessage"`
+		} `json:"Jobs"`
+	}
+	op := fmt.Sprintf("alb ListAsynJobs %s in %s", jobID, region)
+	err = send(c, ctx, op, region, func() *requests.CommonRequest {
+		req := requests.NewCommonRequest()
+		req.Product, req.ApiName = "Alb", "ListAsynJobs"
+		setQuery(req, "JobIds.1", jobID)
+		return req
+	}, &resp)
+	if err != nil {
+		return Job{}, false, err
+	}
+	for _, j := range resp.Jobs {
+		if string(j.ID) == jobID {
+			return Job{ID: jobID, Status: string(j.Status), ErrorCode: string(j.ErrorCode), ErrorMessage: string(j.ErrorMessage)}, true, nil
+		}
+	}
+	return Job{}, false, nil
+}
+
+// ALBAccessLog reads where one ALB's access log goes, and its status.
+func (c *Client) ALBAccessLog(ctx context.Context, region, id string) (AccessLog, string, error) {
+	a := ALB{ID: id, Region: region}
+	err := c.fillALBAttribute(ctx, &a)
+	return a.AccessLog, a.Status, err
 }
 
 func albTags(ts []albTag) map[string]string {

@@ -61,7 +61,7 @@ func (c *Client) ListCLBs(ctx context.Context, region string) ([]CLB, error) {
 		}
 	}
 	for i := range out {
-		al, err := c.clbAccessLog(ctx, region, out[i].ID)
+		al, err := c.CLBAccessLog(ctx, region, out[i].ID)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +106,9 @@ type clbLogPage struct {
 	} `json:"LogsDownloadAttributes"`
 }
 
-func (c *Client) clbAccessLog(ctx context.Context, region, id string) (AccessLog, error) {
+// CLBAccessLog reads where one CLB's layer-7 access log goes (empty when
+// off). A change is not visible here until the service has applied it.
+func (c *Client) CLBAccessLog(ctx context.Context, region, id string) (AccessLog, error) {
 	seen := 0
 	for page := 1; ; page++ {
 		var resp clbLogPage

@@ -110,6 +110,25 @@ func isThrottlingCode(code string) bool {
 	return false
 }
 
+// IsConflict reports an operation refused because another one on the same
+// resource is in progress: IncorrectStatus.* (a NAT gateway "Modifying", a
+// load balancer "Configuring"), Conflict.Lock, OperationConflict. Worth
+// retrying once the other operation completes, which may take longer than
+// the client's own retries: onboard retries these with its own budget.
+func IsConflict(err error) bool {
+	switch code := Code(err); {
+	case code == "":
+		return false
+	case code == "IncorrectStatus", strings.HasPrefix(code, "IncorrectStatus."):
+		return true
+	case code == "Conflict.Lock", code == "OperationConflict", strings.HasPrefix(code, "OperationConflict."):
+		return true
+	case strings.HasPrefix(code, "IncorrectLoadBalancerStatus"), strings.HasPrefix(code, "IncorrectNatGatewayStatus"):
+		return true // UNVERIFIED spellings seen in other Alibaba APIs' error lists
+	}
+	return false
+}
+
 // retryable reports whether another attempt may succeed: throttling, a
 // server-side failure, or a transport failure while the caller still waits.
 // All calls of this package are safe to repeat (reads, or writes that set

@@ -10,16 +10,19 @@ import (
 
 // DisableALBAccessLog stops the ALB's access-log delivery (onboard retires
 // an untagged ALB with ONBOARD_DISABLE_ON_UNTAG).
-func (c *Client) DisableALBAccessLog(ctx context.Context, region, id string) error {
+// Like enabling, it completes asynchronously: ALBJob follows the JobId.
+func (c *Client) DisableALBAccessLog(ctx context.Context, region, id string) (jobID string, err error) {
 	token := newClientToken()
 	op := fmt.Sprintf("alb DisableLoadBalancerAccessLog %s in %s", id, region)
-	return send(c, ctx, op, region, func() *requests.CommonRequest {
+	var resp albJobAnswer
+	err = send(c, ctx, op, region, func() *requests.CommonRequest {
 		req := requests.NewCommonRequest()
 		req.Product, req.ApiName = "Alb", "DisableLoadBalancerAccessLog"
 		setQuery(req, "LoadBalancerId", id)
 		setQuery(req, "ClientToken", token)
 		return req
-	}, &struct{}{})
+	}, &resp)
+	return string(resp.JobID), err
 }
 
 // DisableCLBAccessLog removes the CLB's layer-7 access-log delivery

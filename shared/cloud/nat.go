@@ -27,7 +27,9 @@ type NATGateway struct {
 	// LogDestination is the SLS target of session logs:
 	// acs:log:<region>:<uid>:project/<p>/logstore/<ls> (see ParseSLSDestination).
 	LogDestination string
-	DeliveryStatus string // Success, Modifying, Failed ... as reported
+	// DeliveryStatus is as reported: the API reference spells the values
+	// "Succsess" [sic] and "Failure" (DeliveryFailed tests for the latter).
+	DeliveryStatus string
 	IPs            []NATIP
 	Tags           map[string]string
 }
@@ -146,6 +148,7 @@ func natFromDescribe(region string, g natGatewayJSON) NATGateway {
 
 // natAttribute is the part of a GetNatGatewayAttribute answer read here.
 type natAttribute struct {
+	Status           jsonStr  `json:"Status"`
 	EnableSessionLog jsonBool `json:"EnableSessionLog"`
 	LogDelivery      struct {
 		LogDestination jsonStr `json:"LogDestination"`
@@ -170,6 +173,9 @@ func (c *Client) fillNATAttribute(ctx context.Context, g *NATGateway) error {
 	if err != nil {
 		return err
 	}
+	if resp.Status != "" {
+		g.Status = string(resp.Status)
+	}
 	g.SessionLogEnabled = bool(resp.EnableSessionLog)
 	g.LogDestination = string(resp.LogDelivery.LogDestination)
 	g.DeliveryStatus = string(resp.LogDelivery.DeliveryStatus)
@@ -183,6 +189,24 @@ func (c *Client) fillNATAttribute(ctx context.Context, g *NATGateway) error {
 		g.Spec = string(b.Spec)
 	}
 	return nil
+}
+
+// NATStatusModifying is a NAT gateway's Status while a change (of its
+// session-log delivery, among others) is being applied.
+const NATStatusModifying = "Modifying"
+
+// DeliveryFailed reports a session-log delivery the service says fails
+// ("Failure"; "Failed" in some documentation).
+func (g NATGateway) DeliveryFailed() bool {
+	return strings.HasPrefix(strings.ToLower(g.DeliveryStatus), "fail")
+}
+
+// NATGatewayState reads one NAT gateway's status and session-log state
+// (GetNatGatewayAttribute).
+func (c *Client) NATGatewayState(ctx context.Context, region, id string) (NATGateway, error) {
+	g := NATGateway{ID: id, Region: region}
+	err := c.fillNATAttribute(ctx, &g)
+	return g, err
 }
 
 // EnableNATSessionLog switches session logs on towards logDestination

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ndrtrace/ndrtrace/shared/cloud"
 	"github.com/ndrtrace/ndrtrace/shared/inventory"
@@ -21,6 +22,9 @@ const (
 	EnvDryRun         = "ONBOARD_DRY_RUN"
 	EnvSLSEndpoint    = "ONBOARD_SLS_ENDPOINT"
 	EnvETLSinkRoleARN = "ONBOARD_ETL_SINK_ROLE_ARN"
+	// EnvChangeWait bounds how long a run waits, per region, for the
+	// control plane to apply the changes it made (a Go duration, "2m").
+	EnvChangeWait = "ONBOARD_CHANGE_WAIT"
 )
 
 // Defaults.
@@ -32,6 +36,7 @@ const (
 	DefaultALBLogstore   = "alb-access"
 	DefaultCLBLogstore   = "clb-access"
 	DefaultSLSEndpoint   = "https://{region}.log.aliyuncs.com"
+	DefaultChangeWait    = 2 * time.Minute
 )
 
 // Account is one account to manage, as ONBOARD_ACCOUNTS lists it:
@@ -99,13 +104,24 @@ type Config struct {
 	// (ONBOARD_ETL_SINK_ROLE_ARN, default DefaultETLSinkRoleARN; {central}
 	// is expanded).
 	ETLSinkRoleARN string
+	// ChangeWait bounds the wait for the changes of one region to take
+	// effect (ONBOARD_CHANGE_WAIT, default DefaultChangeWait); the
+	// invocation's deadline bounds it too.
+	ChangeWait time.Duration
 }
 
 // Load reads the configuration through getenv. Accounts whose id or
 // regions default to the FC context are completed by Config.Resolve at run
 // time.
 func Load(getenv func(string) string) (Config, error) {
-	c := Config{TagKey: DefaultTagKey, RetentionDays: DefaultRetentionDays}
+	c := Config{TagKey: DefaultTagKey, RetentionDays: DefaultRetentionDays, ChangeWait: DefaultChangeWait}
+	if v := strings.TrimSpace(getenv(EnvChangeWait)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Hour {
+			return c, fmt.Errorf("%s=%q: want a duration from 1s to 1h, such as 2m", EnvChangeWait, v)
+		}
+		c.ChangeWait = d
+	}
 	if v := strings.TrimSpace(getenv(EnvTagKey)); v != "" {
 		c.TagKey = v
 	}

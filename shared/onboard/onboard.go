@@ -33,11 +33,16 @@ type Cloud interface {
 	ListCLBs(ctx context.Context, region string) ([]cloud.CLB, error)
 	EnableNATSessionLog(ctx context.Context, region, ngwID, logDestination string) error
 	DisableNATSessionLog(ctx context.Context, region, ngwID string) error
-	EnableALBAccessLog(ctx context.Context, region, id, project, logstore string) error
+	EnableALBAccessLog(ctx context.Context, region, id, project, logstore string) (jobID string, err error)
 	EnableCLBAccessLog(ctx context.Context, region, id, project, logstore string) error
 	ListENIs(ctx context.Context, region string) ([]cloud.ENI, error)
-	DisableALBAccessLog(ctx context.Context, region, id string) error
+	DisableALBAccessLog(ctx context.Context, region, id string) (jobID string, err error)
 	DisableCLBAccessLog(ctx context.Context, region, id string) error
+	// Following changes until they take effect (settle.go).
+	NATGatewayState(ctx context.Context, region, id string) (cloud.NATGateway, error)
+	ALBJob(ctx context.Context, region, jobID string) (cloud.Job, bool, error)
+	ALBAccessLog(ctx context.Context, region, id string) (cloud.AccessLog, string, error)
+	CLBAccessLog(ctx context.Context, region, id string) (cloud.AccessLog, error)
 }
 
 var _ Cloud = (*cloud.Client)(nil)
@@ -100,12 +105,16 @@ func CloudConnector(cfg cloud.Config) Connector {
 	}
 }
 
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
 // Run onboards every configured account and region.
 func (r *Runner) Run(ctx context.Context, dryRun bool) (*Summary, error) {
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
+	now := r.now
 	start := now()
 	at := start.Truncate(time.Second)
 	sum := &Summary{DryRun: dryRun, StartedAt: at.UTC(), Results: []*RegionResult{}}
@@ -202,9 +211,10 @@ type candidate struct {
 	target      string // where logs go (project/logstore or the NAT destination)
 	want        string // the configured project/logstore
 	ours        bool   // they go to the configured logstore
-	enable      func(ctx context.Context) error
-	disable     func(ctx context.Context) error // nil when not supported
-	what        string                          // "session log" or "access log"
+	// enable and disable make the change and return how to see it complete.
+	enable  func(ctx context.Context) (check, error)
+	disable func(ctx context.Context) (check, error) // nil when not supported
+	what    string                                   // "session log" or "access log"
 }
 
 func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, region string, res *RegionResult, cen central, at time.Time, dryRun bool) {
@@ -223,6 +233,10 @@ func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, 
 		res.fail(err)
 		return
 	}
+	// What the listings show logging was so by now: coverage of what is
+	// first seen logging starts here.
+	listed := ceilSecond(r.now())
+	until := r.waitDeadline(ctx)
 	prevList, err := r.Inv.RegionAssets(ctx, a.ID, region)
 	if err != nil {
 		res.fail(fmt.Errorf("read inventory: %w", err))
@@ -247,6 +261,7 @@ func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, 
 	}
 
 	var next []inventory.Asset
+	var changes []*inflight
 	seen := map[string]bool{}
 	for _, c := range r.candidates(a, cl, region, project, nats, albs, clbs) {
 		res.Discovered = append(res.Discovered, c.asset.ID)
@@ -260,9 +275,13 @@ func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, 
 		}
 		seen[ref] = true
 		p, hadPrev := prev[ref]
-		r.decide(ctx, &c, p, hadPrev, ensure, res, at, dryRun)
+		if ch := r.decide(ctx, &c, p, hadPrev, ensure, res, listed, until, dryRun); ch != nil {
+			ch.idx = len(next)
+			changes = append(changes, ch)
+		}
 		next = append(next, c.asset)
 	}
+	r.settle(ctx, until, changes, next, res)
 	for _, p := range prevList {
 		if !seen[p.Ref()] {
 			res.Removed = append(res.Removed, p.ID)
@@ -298,8 +317,10 @@ func (r *Runner) switchesFor(c *candidate) (inventory.Switches, error) {
 	return sw, nil
 }
 
+// decide works out an asset's state and switches, and makes the change it
+// needs; a change made is returned, for settle to wait for.
 func (r *Runner) decide(ctx context.Context, c *candidate, p inventory.Asset, hadPrev bool, ensure func(mapping.Kind) error,
-	res *RegionResult, at time.Time, dryRun bool) {
+	res *RegionResult, at, until time.Time, dryRun bool) (change *inflight) {
 	id, kind := c.asset.ID, c.asset.Kind
 	act := func(format string, args ...any) { res.Actions = append(res.Actions, fmt.Sprintf(format, args...)) }
 	skip := func(reason string) { res.Skipped = append(res.Skipped, Reasoned{id, reason}) }
@@ -341,14 +362,19 @@ func (r *Runner) decide(ctx context.Context, c *candidate, p inventory.Asset, ha
 				break
 			}
 			act("enable %s of %s %s -> %s", c.what, kind, id, c.target)
-			if !dryRun {
-				if err := c.enable(ctx); err != nil {
-					failed(err.Error())
-					break
-				}
+			if dryRun {
+				state = inventory.LogOn
+				res.Enabled = append(res.Enabled, id)
+				break
 			}
+			chk, err := start(ctx, until, c.enable)
+			if err != nil {
+				failed(err.Error())
+				break
+			}
+			// Listed in Enabled, and logging, once settle sees it complete.
 			state = inventory.LogOn
-			res.Enabled = append(res.Enabled, id)
+			change = &inflight{id: id, what: fmt.Sprintf("enable %s of %s %s", c.what, kind, id), enable: true, check: chk}
 		}
 		if hadPrev && p.Switches != sw {
 			act("switches of %s %s: %q -> %q", kind, id, p.Switches.String(), sw.String())
@@ -364,11 +390,13 @@ func (r *Runner) decide(ctx context.Context, c *candidate, p inventory.Asset, ha
 			} else {
 				act("disable %s of %s %s", c.what, kind, id)
 				if !dryRun {
-					if err := c.disable(ctx); err != nil {
+					if chk, err := start(ctx, until, c.disable); err != nil {
 						failed("disable on untag: " + err.Error())
 					} else {
+						// Not covered from the call on; listed in Disabled
+						// once settle sees it complete.
 						state = inventory.LogOff
-						res.Disabled = append(res.Disabled, id)
+						change = &inflight{id: id, what: fmt.Sprintf("disable %s of %s %s", c.what, kind, id), check: chk}
 					}
 				} else {
 					state = inventory.LogOff
@@ -390,6 +418,7 @@ func (r *Runner) decide(ctx context.Context, c *candidate, p inventory.Asset, ha
 		// gap in coverage): coverage starts now.
 		c.asset.Since = at
 	}
+	return change
 }
 
 func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []cloud.NATGateway, albs []cloud.ALB, clbs []cloud.CLB) []candidate {
@@ -430,8 +459,12 @@ func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []
 			}
 		}
 		id := g.ID
-		c.enable = func(ctx context.Context) error { return cl.EnableNATSessionLog(ctx, region, id, dest) }
-		c.disable = func(ctx context.Context) error { return cl.DisableNATSessionLog(ctx, region, id) }
+		c.enable = func(ctx context.Context) (check, error) {
+			return natCheck(cl, region, id, dest, true), cl.EnableNATSessionLog(ctx, region, id, dest)
+		}
+		c.disable = func(ctx context.Context) (check, error) {
+			return natCheck(cl, region, id, "", false), cl.DisableNATSessionLog(ctx, region, id)
+		}
 		out = append(out, c)
 	}
 	for _, lb := range albs {
@@ -454,8 +487,14 @@ func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []
 			}
 		}
 		id := lb.ID
-		c.enable = func(ctx context.Context) error { return cl.EnableALBAccessLog(ctx, region, id, project, ls) }
-		c.disable = func(ctx context.Context) error { return cl.DisableALBAccessLog(ctx, region, id) }
+		c.enable = func(ctx context.Context) (check, error) {
+			job, err := cl.EnableALBAccessLog(ctx, region, id, project, ls)
+			return albCheck(cl, region, id, job, cloud.AccessLog{Project: project, Logstore: ls}), err
+		}
+		c.disable = func(ctx context.Context) (check, error) {
+			job, err := cl.DisableALBAccessLog(ctx, region, id)
+			return albCheck(cl, region, id, job, cloud.AccessLog{}), err
+		}
 		out = append(out, c)
 	}
 	for _, lb := range clbs {
@@ -468,8 +507,12 @@ func (r *Runner) candidates(a Account, cl Cloud, region, project string, nats []
 			c.asset.Addrs = append(c.asset.Addrs, inventory.Addr{Public: pub})
 		}
 		id := lb.ID
-		c.enable = func(ctx context.Context) error { return cl.EnableCLBAccessLog(ctx, region, id, project, ls) }
-		c.disable = func(ctx context.Context) error { return cl.DisableCLBAccessLog(ctx, region, id) }
+		c.enable = func(ctx context.Context) (check, error) {
+			return clbCheck(cl, region, id, cloud.AccessLog{Project: project, Logstore: ls}), cl.EnableCLBAccessLog(ctx, region, id, project, ls)
+		}
+		c.disable = func(ctx context.Context) (check, error) {
+			return clbCheck(cl, region, id, cloud.AccessLog{}), cl.DisableCLBAccessLog(ctx, region, id)
+		}
 		out = append(out, c)
 	}
 	return out

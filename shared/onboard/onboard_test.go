@@ -75,14 +75,43 @@ func (f *fakeCloud) DisableNATSessionLog(_ context.Context, _, id string) error 
 	return nil
 }
 
-func (f *fakeCloud) EnableALBAccessLog(_ context.Context, _, id, p, ls string) error {
+func (f *fakeCloud) EnableALBAccessLog(_ context.Context, _, id, p, ls string) (string, error) {
 	f.writes = append(f.writes, "enable "+id)
 	for i := range f.albs {
 		if f.albs[i].ID == id {
 			f.albs[i].AccessLog = cloud.AccessLog{Project: p, Logstore: ls}
 		}
 	}
-	return nil
+	return "", nil // no job: the fake applies changes at once
+}
+
+// The fake applies changes at once: reading them back shows them done.
+func (f *fakeCloud) NATGatewayState(_ context.Context, _, id string) (cloud.NATGateway, error) {
+	for _, g := range f.nats {
+		if g.ID == id {
+			return g, nil
+		}
+	}
+	return cloud.NATGateway{}, errors.New("InvalidNatGatewayId.NotFound")
+}
+func (f *fakeCloud) ALBJob(context.Context, string, string) (cloud.Job, bool, error) {
+	return cloud.Job{}, false, nil
+}
+func (f *fakeCloud) ALBAccessLog(_ context.Context, _, id string) (cloud.AccessLog, string, error) {
+	for _, a := range f.albs {
+		if a.ID == id {
+			return a.AccessLog, "Active", nil
+		}
+	}
+	return cloud.AccessLog{}, "", errors.New("ResourceNotFound.LoadBalancer")
+}
+func (f *fakeCloud) CLBAccessLog(_ context.Context, _, id string) (cloud.AccessLog, error) {
+	for _, l := range f.clbs {
+		if l.ID == id {
+			return l.AccessLog, nil
+		}
+	}
+	return cloud.AccessLog{}, errors.New("InvalidLoadBalancerId.NotFound")
 }
 
 func (f *fakeCloud) EnableCLBAccessLog(_ context.Context, _, id, p, ls string) error {
@@ -222,14 +251,14 @@ func TestRunDecisions(t *testing.T) {
 	}
 }
 
-func (f *fakeCloud) DisableALBAccessLog(_ context.Context, _, id string) error {
+func (f *fakeCloud) DisableALBAccessLog(_ context.Context, _, id string) (string, error) {
 	f.writes = append(f.writes, "disable "+id)
 	for i := range f.albs {
 		if f.albs[i].ID == id {
 			f.albs[i].AccessLog = cloud.AccessLog{}
 		}
 	}
-	return nil
+	return "", nil
 }
 
 func (f *fakeCloud) DisableCLBAccessLog(_ context.Context, _, id string) error {
@@ -336,7 +365,19 @@ func (r regionSwitch) EnableNATSessionLog(ctx context.Context, reg, id, d string
 func (r regionSwitch) DisableNATSessionLog(ctx context.Context, reg, id string) error {
 	return r[reg].DisableNATSessionLog(ctx, reg, id)
 }
-func (r regionSwitch) EnableALBAccessLog(ctx context.Context, reg, id, p, l string) error {
+func (r regionSwitch) NATGatewayState(ctx context.Context, reg, id string) (cloud.NATGateway, error) {
+	return r[reg].NATGatewayState(ctx, reg, id)
+}
+func (r regionSwitch) ALBJob(ctx context.Context, reg, id string) (cloud.Job, bool, error) {
+	return r[reg].ALBJob(ctx, reg, id)
+}
+func (r regionSwitch) ALBAccessLog(ctx context.Context, reg, id string) (cloud.AccessLog, string, error) {
+	return r[reg].ALBAccessLog(ctx, reg, id)
+}
+func (r regionSwitch) CLBAccessLog(ctx context.Context, reg, id string) (cloud.AccessLog, error) {
+	return r[reg].CLBAccessLog(ctx, reg, id)
+}
+func (r regionSwitch) EnableALBAccessLog(ctx context.Context, reg, id, p, l string) (string, error) {
 	return r[reg].EnableALBAccessLog(ctx, reg, id, p, l)
 }
 func (r regionSwitch) EnableCLBAccessLog(ctx context.Context, reg, id, p, l string) error {
@@ -402,7 +443,7 @@ func TestParseEvent(t *testing.T) {
 		t.Error("accepted non-JSON")
 	}
 }
-func (r regionSwitch) DisableALBAccessLog(ctx context.Context, reg, id string) error {
+func (r regionSwitch) DisableALBAccessLog(ctx context.Context, reg, id string) (string, error) {
 	return r[reg].DisableALBAccessLog(ctx, reg, id)
 }
 func (r regionSwitch) DisableCLBAccessLog(ctx context.Context, reg, id string) error {

@@ -40,6 +40,11 @@ type RegionResult struct {
 	Skipped []Reasoned `json:"skipped"`
 	// Failed: onboarded but enabling (or preparing the logstore) failed.
 	Failed []Reasoned `json:"failed"`
+	// Pending: a change made (logging switched on or off) that the control
+	// plane had not completed when the run's wait ended (ONBOARD_CHANGE_WAIT),
+	// with what was last seen. Not counted as logging until a run sees it
+	// complete.
+	Pending []Reasoned `json:"pending"`
 	// Untagged: onboarded before, no longer: switches turned off.
 	Untagged []string `json:"untagged"`
 	// Disabled: logging switched off on untagging (ONBOARD_DISABLE_ON_UNTAG).
@@ -70,7 +75,7 @@ func newRegionResult(account, region string) *RegionResult {
 	return &RegionResult{
 		AccountID: account, Region: region, Status: StatusOK,
 		Discovered: []string{}, Enabled: []string{}, AlreadyEnabled: []string{}, Skipped: []Reasoned{},
-		Failed: []Reasoned{}, Untagged: []string{}, Disabled: []string{}, Removed: []string{}, Actions: []string{}, Shipping: []Shipping{},
+		Failed: []Reasoned{}, Pending: []Reasoned{}, Untagged: []string{}, Disabled: []string{}, Removed: []string{}, Actions: []string{}, Shipping: []Shipping{},
 	}
 }
 

@@ -33,7 +33,11 @@ func (s *Server) listLoadBalancers(c *call) (map[string]any, *apiError) {
 	}
 	items := []any{}
 	for _, a := range pg {
-		items = append(items, albCommon(albDefaults(*a), c.region))
+		d := albDefaults(*a)
+		if s.inFlight(resKey{c.account, c.region, a.ID}) {
+			d.Status = "Configuring"
+		}
+		items = append(items, albCommon(d, c.region))
 	}
 	return map[string]any{
 		"LoadBalancers": items, "TotalCount": len(all), "MaxResults": maxResults, "NextToken": next,
@@ -58,6 +62,9 @@ func (s *Server) getLoadBalancerAttribute(c *call) (map[string]any, *apiError) {
 		return nil, e
 	}
 	d := albDefaults(*a)
+	if s.inFlight(resKey{c.account, c.region, a.ID}) {
+		d.Status = "Configuring"
+	}
 	out := albCommon(d, c.region)
 	// Group addresses by zone, keeping first-seen zone order.
 	var zones []string
@@ -95,10 +102,15 @@ func (s *Server) enableLoadBalancerAccessLog(c *call) (map[string]any, *apiError
 	if c.p["LogStore"] == "" {
 		return nil, missing("LogStore")
 	}
+	k := resKey{c.account, c.region, a.ID}
+	if e := s.busy(k, "Conflict.Lock", "load balancer"); e != nil {
+		return nil, e
+	}
 	if c.p["DryRun"] == "true" {
 		return nil, errorf(400, "DryRunOperation", "Request validation has been passed with DryRun flag set.")
 	}
-	// The service applies this asynchronously (JobId); the emulator at once.
-	a.LogProject, a.LogStore = c.p["LogProject"], c.p["LogStore"]
-	return map[string]any{"JobId": newID("job-")}, nil
+	// Applied asynchronously: the JobId completes later (timing.go).
+	project, store := c.p["LogProject"], c.p["LogStore"]
+	job := s.later(k, "EnableLoadBalancerAccessLog", func() { a.LogProject, a.LogStore = project, store })
+	return map[string]any{"JobId": job}, nil
 }

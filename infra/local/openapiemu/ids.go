@@ -30,3 +30,6 @@ func requestID() string {
 func newID(prefix string) string {
 	return prefix + strings.ToLower(randString("abcdefghijklmnopqrstuvwxyz0123456789", 20))
 }
+
+// newJobID looks like an ALB JobId (a lower-case UUID).
+func newJobID() string { return strings.ToLower(requestID()) }

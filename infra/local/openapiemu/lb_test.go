@@ -39,7 +39,7 @@ func TestALBListPagesAndEnableAccessLog(t *testing.T) {
 		t.Fatalf("alb: %+v", a)
 	}
 
-	if err := f.cl.EnableALBAccessLog(ctx(t), hangzhou, "alb-0003", "ndr-lb", "alb-access"); err != nil {
+	if _, err := f.cl.EnableALBAccessLog(ctx(t), hangzhou, "alb-0003", "ndr-lb", "alb-access"); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := f.emu.ALB(ownAccount, hangzhou, "alb-0003")
@@ -57,7 +57,7 @@ func TestALBListPagesAndEnableAccessLog(t *testing.T) {
 	if albs[3].AccessLog != (cloud.AccessLog{Project: "ndr-lb", Logstore: "alb-access"}) || albs[4].AccessLog.Enabled() {
 		t.Fatalf("after enable: %+v / %+v", albs[3].AccessLog, albs[4].AccessLog)
 	}
-	if err := f.cl.EnableALBAccessLog(ctx(t), hangzhou, "alb-missing", "p", "l"); cloud.Code(err) != "ResourceNotFound.LoadBalancer" {
+	if _, err := f.cl.EnableALBAccessLog(ctx(t), hangzhou, "alb-missing", "p", "l"); cloud.Code(err) != "ResourceNotFound.LoadBalancer" {
 		t.Fatalf("missing ALB: %v", err)
 	}
 }

@@ -14,11 +14,15 @@ func (s *Server) disableLoadBalancerAccessLog(c *call) (map[string]any, *apiErro
 	if e != nil {
 		return nil, e
 	}
+	k := resKey{c.account, c.region, a.ID}
+	if e := s.busy(k, "Conflict.Lock", "load balancer"); e != nil {
+		return nil, e
+	}
 	if c.p["DryRun"] == "true" {
 		return nil, errorf(400, "DryRunOperation", "Request validation has been passed with DryRun flag set.")
 	}
-	a.LogProject, a.LogStore = "", ""
-	return map[string]any{"JobId": newID("job-")}, nil
+	job := s.later(k, "DisableLoadBalancerAccessLog", func() { a.LogProject, a.LogStore = "", "" })
+	return map[string]any{"JobId": job}, nil
 }
 
 func (s *Server) deleteAccessLogsDownloadAttribute(c *call) (map[string]any, *apiError) {
@@ -45,7 +49,12 @@ func (s *Server) deleteAccessLogsDownloadAttribute(c *call) (map[string]any, *ap
 		targets[i] = l
 	}
 	for _, l := range targets {
-		l.LogProject, l.LogStore = "", ""
+		if e := s.busy(resKey{c.account, c.region, l.ID}, "OperationConflict", "load balancer"); e != nil {
+			return nil, e
+		}
+	}
+	for _, l := range targets {
+		s.later(resKey{c.account, c.region, l.ID}, "DeleteAccessLogsDownloadAttribute", func() { l.LogProject, l.LogStore = "", "" })
 	}
 	return map[string]any{}, nil
 }

@@ -84,7 +84,7 @@ func TestNATSessionLogEnableDisable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gws[0].SessionLogEnabled || !gws[1].SessionLogEnabled || gws[1].LogDestination != dest || gws[1].DeliveryStatus != "Success" {
+	if gws[0].SessionLogEnabled || !gws[1].SessionLogEnabled || gws[1].LogDestination != dest || gws[1].DeliveryStatus != "Succsess" {
 		t.Fatalf("describe after enable: %+v / %+v", gws[0], gws[1])
 	}
 

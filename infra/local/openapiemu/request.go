@@ -125,6 +125,7 @@ func (s *Server) handle(c *call) (map[string]any, *apiError) {
 	if e := s.authenticate(c); e != nil {
 		return nil, e
 	}
+	s.settle()
 	if e := s.injectedFault(c); e != nil {
 		return nil, e
 	}
@@ -170,6 +171,7 @@ func init() {
 			"ListLoadBalancers":           (*Server).listLoadBalancers,
 			"GetLoadBalancerAttribute":    (*Server).getLoadBalancerAttribute,
 			"EnableLoadBalancerAccessLog": (*Server).enableLoadBalancerAccessLog,
+			"ListAsynJobs":                (*Server).listAsynJobs,
 		},
 		"slb": {
 			"DescribeLoadBalancers":               (*Server).describeLoadBalancers,

@@ -24,6 +24,7 @@ type Server struct {
 	nonces   map[string]time.Time
 	calls    []Call
 	now      func() time.Time
+	timing   timing // changes accepted, not yet applied (timing.go)
 
 	srv *http.Server
 	ln  net.Listener
@@ -47,6 +48,7 @@ func New() *Server {
 		netFx:    map[string]netFault{},
 		nonces:   map[string]time.Time{},
 		now:      time.Now,
+		timing:   newTiming(),
 	}
 }
 

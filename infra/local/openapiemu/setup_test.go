@@ -37,6 +37,9 @@ func setup(t *testing.T) *fixture {
 		t.Setenv(v, "")
 	}
 	emu.AddAccount(ownAccount, ownKey)
+	// These tests check what the client sends and reads; the timing of
+	// changes has its own tests (timing_test.go).
+	emu.SetControlPlaneDelay(0)
 	return &fixture{emu: emu, cl: newClient(t, cloud.Credentials{AccessKeyID: ownKey.AccessKeyID, AccessKeySecret: ownKey.AccessKeySecret}, nil)}
 }
 

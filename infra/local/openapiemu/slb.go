@@ -110,8 +110,14 @@ func (s *Server) setAccessLogsDownloadAttribute(c *call) (map[string]any, *apiEr
 		targets[i] = l
 	}
 	// All or nothing: validate every element before changing any.
+	for _, l := range targets {
+		if e := s.busy(resKey{c.account, c.region, l.ID}, "OperationConflict", "load balancer"); e != nil {
+			return nil, e
+		}
+	}
 	for i, a := range attrs {
-		targets[i].LogProject, targets[i].LogStore = a.LogProject, a.LogStore
+		l := targets[i]
+		s.later(resKey{c.account, c.region, l.ID}, "SetAccessLogsDownloadAttribute", func() { l.LogProject, l.LogStore = a.LogProject, a.LogStore })
 	}
 	return map[string]any{}, nil
 }

@@ -122,6 +122,7 @@ func (s *Server) SetTags(account, region, resourceID string, tags map[string]str
 func (s *Server) NATGateway(account, region, id string) (NATGateway, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	g, ok := s.nats[resKey{account, region, id}]
 	if !ok {
 		return NATGateway{}, false
@@ -135,6 +136,7 @@ func (s *Server) NATGateway(account, region, id string) (NATGateway, bool) {
 func (s *Server) ALB(account, region, id string) (ALB, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	a, ok := s.albs[resKey{account, region, id}]
 	if !ok {
 		return ALB{}, false
@@ -148,6 +150,7 @@ func (s *Server) ALB(account, region, id string) (ALB, bool) {
 func (s *Server) CLB(account, region, id string) (CLB, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settle()
 	l, ok := s.clbs[resKey{account, region, id}]
 	if !ok {
 		return CLB{}, false

@@ -36,6 +36,9 @@ func (s *Server) describeNatGateways(c *call) (map[string]any, *apiError) {
 	items := []any{}
 	for _, g := range page(all, num, size) {
 		d := natDefaults(*g)
+		if s.inFlight(resKey{c.account, c.region, g.ID}) {
+			d.Status = "Modifying"
+		}
 		ips := []any{}
 		for _, ip := range d.IPs {
 			ips = append(ips, map[string]any{
@@ -77,14 +80,20 @@ func (s *Server) getNatGatewayAttribute(c *call) (map[string]any, *apiError) {
 		return nil, e
 	}
 	d := natDefaults(*g)
+	if s.inFlight(resKey{c.account, c.region, g.ID}) {
+		d.Status = "Modifying"
+	}
 	ips := []any{}
 	for _, ip := range d.IPs {
 		ips = append(ips, map[string]any{"IpAddress": ip.EIP, "AllocationId": ip.AllocationID, "UsingStatus": "UsedBySnatTable"})
 	}
 	delivery := map[string]any{}
 	if d.LogDestination != "" {
-		status := "Success"
-		if !d.SessionLogEnabled {
+		status := "Succsess" // sic: the service's spelling (and "Failure")
+		switch {
+		case s.lastFailed(resKey{c.account, c.region, g.ID}):
+			status = "Failure"
+		case !d.SessionLogEnabled:
 			status = ""
 		}
 		delivery = map[string]any{"LogDeliveryType": orDefault(d.LogDeliveryType, "sls"), "LogDestination": d.LogDestination, "DeliveryStatus": status}
@@ -119,6 +128,10 @@ func (s *Server) modifyNatGatewayAttribute(c *call) (map[string]any, *apiError) 
 		// refusing it keeps clients on the form known to work.
 		return nil, invalid("LogDelivery", "send it as one JSON string, not as LogDelivery.* parameters")
 	}
+	k := resKey{c.account, c.region, g.ID}
+	if e := s.busy(k, "IncorrectStatus.NatGateway", "NAT gateway"); e != nil {
+		return nil, e
+	}
 	var ld *logDelivery
 	if raw, ok := c.p["LogDelivery"]; ok {
 		ld = &logDelivery{}
@@ -152,15 +165,19 @@ func (s *Server) modifyNatGatewayAttribute(c *call) (map[string]any, *apiError) 
 			return nil, missing("LogDelivery")
 		}
 	}
-	if name := c.p["Name"]; name != "" {
-		g.Name = name
-	}
-	if ld != nil {
-		g.LogDeliveryType, g.LogDestination = "sls", ld.LogDestination
-	}
-	if set {
-		g.SessionLogEnabled = enable
-	}
+	// The gateway is Modifying until the change applies (timing.go).
+	name := c.p["Name"]
+	s.later(k, "ModifyNatGatewayAttribute", func() {
+		if name != "" {
+			g.Name = name
+		}
+		if ld != nil {
+			g.LogDeliveryType, g.LogDestination = "sls", ld.LogDestination
+		}
+		if set {
+			g.SessionLogEnabled = enable
+		}
+	})
 	return map[string]any{}, nil
 }
 

@@ -39,6 +39,7 @@ resource "alicloud_ram_policy" "member" {
           "alb:GetLoadBalancerAttribute",
           "alb:EnableLoadBalancerAccessLog",
           "alb:DisableLoadBalancerAccessLog",
+          "alb:ListAsynJobs",
           "slb:DescribeLoadBalancers",
           "slb:DescribeAccessLogsDownloadAttribute",
           "slb:SetAccessLogsDownloadAttribute",
