@@ -235,7 +235,7 @@ func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, 
 	}
 	// What the listings show logging was so by now: coverage of what is
 	// first seen logging starts here.
-	listed := ceilSecond(r.now())
+	listed := toSecond(r.now())
 	until := r.waitDeadline(ctx)
 	prevList, err := r.Inv.RegionAssets(ctx, a.ID, region)
 	if err != nil {

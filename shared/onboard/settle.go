@@ -127,7 +127,7 @@ func (r *Runner) await(ctx context.Context, until time.Time, changes []*inflight
 
 // settle waits for a region's changes and records the outcome in the
 // inventory entries and the result: an enabled asset is logging, with
-// coverage from the moment its change was seen complete.
+// coverage from the second its change was seen complete.
 func (r *Runner) settle(ctx context.Context, until time.Time, changes []*inflight, next []inventory.Asset, res *RegionResult) {
 	if len(changes) == 0 {
 		return
@@ -143,7 +143,7 @@ func (r *Runner) settle(ctx context.Context, until time.Time, changes []*infligh
 			res.Pending = append(res.Pending, Reasoned{c.id, fmt.Sprintf(
 				"%s: not complete within %v (%s); the next run checks again", c.what, wait, c.state)})
 		case c.enable:
-			a.Logging, a.Since = inventory.LogOn, ceilSecond(c.doneAt)
+			a.Logging, a.Since = inventory.LogOn, toSecond(c.doneAt)
 			res.Enabled = append(res.Enabled, c.id)
 			continue
 		default:
@@ -157,15 +157,10 @@ func (r *Runner) settle(ctx context.Context, until time.Time, changes []*infligh
 	}
 }
 
-// ceilSecond rounds t up to a whole second: the inventory keeps seconds,
-// and coverage must not start before logging did.
-func ceilSecond(t time.Time) time.Time {
-	s := t.Truncate(time.Second)
-	if s.Before(t) {
-		s = s.Add(time.Second)
-	}
-	return s.UTC()
-}
+// toSecond is the second t falls in: the inventory, the alerts' times and
+// the logs' all count whole seconds, so coverage starts with the second in
+// which logging did.
+func toSecond(t time.Time) time.Time { return t.Truncate(time.Second).UTC() }
 
 // The checks of each kind of change.
 

@@ -13,6 +13,8 @@ import (
 	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
 	"github.com/ndrtrace/ndrtrace/infra/local/openapiemu"
 	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/inventory"
+	"github.com/ndrtrace/ndrtrace/shared/mapping"
 )
 
 // Naming instances never costs an answer its wall. Each scenario has its
@@ -208,7 +210,7 @@ func TestInstanceNamedAtTheAlertsTimeAcrossAMove(t *testing.T) {
 		Tags: map[string]string{tagKey: "all"}, IPs: []openapiemu.NATIP{{EIP: eip}}})
 	emu.AddENI(acct, region, openapiemu.ENI{ID: "eni-move-a", InstanceID: "i-move-a", VPCID: "vpc-nanjing", PrimaryIP: ip,
 		Created: time.Now().Add(-2 * time.Hour)})
-	url, _ := testRedis(t)
+	url, rdb := testRedis(t)
 	onb := startOnboard(t, url, ownAccounts(region), nil)
 	run := func() time.Time {
 		s := runOnboard(t, onb, nil)
@@ -231,6 +233,12 @@ func TestInstanceNamedAtTheAlertsTimeAcrossAMove(t *testing.T) {
 	if !t1.Before(t2) || !t2.Before(t3) {
 		t.Fatalf("runs at %s %s %s", t1, t2, t3)
 	}
+	// Coverage began when the first run saw the session log on, after that
+	// run started and before the second.
+	nat, _, err := inventory.New(rdb).Asset(context.Background(), mapping.KindNAT, "ngw-nanjing")
+	if err != nil || nat.Since.Before(t1) || !nat.Since.Before(t2) {
+		t.Fatalf("coverage from %v (runs at %s %s): %v", nat.Since, t1, t2, err)
+	}
 
 	project := projectOf(acct, region)
 	begin, end, err := lc.Put(project, "nat-sessions", "", t3, []map[string]string{
@@ -246,7 +254,7 @@ func TestInstanceNamedAtTheAlertsTimeAcrossAMove(t *testing.T) {
 		at   time.Time
 		want string
 	}{
-		{t1, "i-move-a"}, {t2, "i-move-a"}, {t3, "i-move-b"}, {t3.Add(5 * time.Minute), "i-move-b"},
+		{nat.Since, "i-move-a"}, {t2, "i-move-a"}, {t3, "i-move-b"}, {t3.Add(5 * time.Minute), "i-move-b"},
 	}
 	var bodies []string
 	for k, c := range cases {

@@ -80,7 +80,7 @@ func TestOnboardWaitsForChangesAndRetriesConflicts(t *testing.T) {
 		{mapping.KindCLB, "lb-bj", "SetAccessLogsDownloadAttribute"}} {
 		accepted := callsOf(emu, x.by)[1].Time
 		a, ok, err := inv.Asset(context.Background(), x.kind, x.id)
-		if err != nil || !ok || a.Logging != inventory.LogOn || a.Since.Before(accepted.Add(delay)) {
+		if err != nil || !ok || a.Logging != inventory.LogOn || a.Since.Before(accepted.Add(delay).Truncate(time.Second)) {
 			t.Fatalf("%s: coverage from %v, change accepted at %v and completing %v later: %+v %v", x.id, a.Since, accepted, delay, a, err)
 		}
 	}
@@ -132,7 +132,7 @@ func TestOnboardReportsAChangeThatDoesNotCompleteAndFinishesItLater(t *testing.T
 		kind mapping.Kind
 		id   string
 	}{{mapping.KindNAT, "ngw-wh"}, {mapping.KindALB, "alb-wh"}} {
-		if a, ok, _ := inv.Asset(context.Background(), x.kind, x.id); !ok || a.Logging != inventory.LogOn || a.Since.Before(done) {
+		if a, ok, _ := inv.Asset(context.Background(), x.kind, x.id); !ok || a.Logging != inventory.LogOn || a.Since.Before(done.Truncate(time.Second)) {
 			t.Fatalf("%s after the change completed at %v: %+v", x.id, done, a)
 		}
 	}
