@@ -87,7 +87,7 @@ func TestOnboardWaitsForChangesAndRetriesConflicts(t *testing.T) {
 }
 
 func TestOnboardReportsAChangeThatDoesNotCompleteAndFinishesItLater(t *testing.T) {
-	const region = "cn-wuhan-lr"
+	const region = "ap-southeast-1"
 	emu, acct := lc.OpenAPI, lc.Account
 	all := map[string]string{tagKey: "all"}
 	emu.AddNATGateway(acct, region, openapiemu.NATGateway{ID: "ngw-wh", VPCID: "vpc-wh", Tags: all, IPs: []openapiemu.NATIP{{EIP: "47.111.1.1"}}})
