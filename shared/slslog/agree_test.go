@@ -167,7 +167,7 @@ func readAll(t *testing.T, read slslog.Reader, c sls.ClientInterface, r slslog.R
 func TestReadersAgree(t *testing.T) {
 	seed := uint64(20261201)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	const groups = 260 // several pages
+	const groups = 260 // three pages
 	gs := make([]*sls.LogGroup, groups)
 	for i := range gs {
 		gs[i] = genGroup(rng)

@@ -44,47 +44,28 @@ func (r Range) String() string {
 	return fmt.Sprintf("%s/%s shard %d [%s, %s)", r.Project, r.Logstore, r.Shard, r.Begin, r.End)
 }
 
-// A pull asks for firstPage log groups, then for as many as make about
-// pageBytes of decompressed LogGroupList at the last page's group size,
-// between 1 and maxPage. Groups range from a few records to thousands (a
-// NAT gateway's, ~330 KB each): 100 of those made 33 MB pages, which the
-// SDK allocates and lz4 fills before the walk reads them again from
-// memory, and a trigger range of 50 groups one page with no pull to
-// overlap. Pages of a few MB stay in cache between decompression and the
-// walk: nat-ingest's CPU per record fell by ~20% (see the commit).
-const (
-	firstPage = 10
-	maxPage   = 100
-	pageBytes = 4 << 20
-)
-
-// nextPage is how many groups to ask for after a page of n groups and size
-// bytes.
-func nextPage(n, size int) int {
-	if n == 0 || size <= 0 {
-		return maxPage
-	}
-	return max(1, min(maxPage, pageBytes*n/size))
-}
+// pageGroups is how many log groups one pull returns at most. Groups hold
+// up to thousands of records; 100 keeps a page to a few MB.
+const pageGroups = 100
 
 // A Reader pulls a trigger's cursor range page by page and hands each page's
 // groups to fn, in order.
 type Reader func(ctx context.Context, c sls.ClientInterface, r Range, fn func(page []Group) error) (groups int, err error)
 
-// Read pulls the range page by page (a few MB, up to 100 log groups) through the
+// Read pulls the range page by page (up to 100 log groups) through the
 // SDK's raw call (GetLogsBytesWithQuery: the SDK signs, sends, decompresses
 // and reads the cursor headers) and hands fn groups that walk the returned
 // bytes in place (see Group). The next page is pulled while fn works
 // through the current one, so the round trip to SLS overlaps the caller's
 // work.
 func Read(ctx context.Context, c sls.ClientInterface, r Range, fn func(page []Group) error) (int, error) {
-	return readPages(ctx, r, func(req *sls.PullLogRequest) ([]Group, string, int, error) {
+	return readPages(ctx, r, func(req *sls.PullLogRequest) ([]Group, string, error) {
 		out, plm, err := c.GetLogsBytesWithQuery(req)
 		if err != nil {
-			return nil, "", 0, err
+			return nil, "", err
 		}
 		groups, err := Groups(out, readLastCursor(plm))
-		return groups, plm.NextCursor, len(out), err
+		return groups, plm.NextCursor, err
 	}, fn)
 }
 
@@ -93,37 +74,35 @@ func Read(ctx context.Context, c sls.ClientInterface, r Range, fn func(page []Gr
 // what ingest read before Read, kept to prove both give the same records and
 // as the SDK's ceiling in make bench.
 func ReadDecoded(ctx context.Context, c sls.ClientInterface, r Range, fn func(page []Group) error) (int, error) {
-	return readPages(ctx, r, func(req *sls.PullLogRequest) ([]Group, string, int, error) {
+	return readPages(ctx, r, func(req *sls.PullLogRequest) ([]Group, string, error) {
 		gl, plm, err := c.PullLogsWithQuery(req)
 		if err != nil {
-			return nil, "", 0, err
+			return nil, "", err
 		}
 		groups := make([]Group, len(gl.LogGroups))
 		for i, lg := range gl.LogGroups {
 			groups[i] = FromSDK(lg)
 		}
-		return groups, plm.NextCursor, plm.RawSize, nil
+		return groups, plm.NextCursor, nil
 	}, fn)
 }
 
 // readPages runs the page loop of a Reader over pull, prefetching the next
-// page while fn works. pull returns a page's groups, the next cursor and
-// the page's decompressed size.
-func readPages(ctx context.Context, r Range, pull func(*sls.PullLogRequest) ([]Group, string, int, error), fn func(page []Group) error) (groups int, err error) {
+// page while fn works.
+func readPages(ctx context.Context, r Range, pull func(*sls.PullLogRequest) ([]Group, string, error), fn func(page []Group) error) (groups int, err error) {
 	type page struct {
 		groups []Group
 		next   string
-		size   int
 		last   bool
 		err    error
 	}
-	get := func(cursor string, count int) page {
+	get := func(cursor string) page {
 		if err := ctx.Err(); err != nil {
 			return page{err: fmt.Errorf("read %s: stopped at cursor %s: %w", r, cursor, err)}
 		}
-		gs, next, size, err := pull(&sls.PullLogRequest{
+		gs, next, err := pull(&sls.PullLogRequest{
 			Project: r.Project, Logstore: r.Logstore, ShardID: r.Shard,
-			Cursor: cursor, EndCursor: r.End, LogGroupMaxCount: count,
+			Cursor: cursor, EndCursor: r.End, LogGroupMaxCount: pageGroups,
 		})
 		if err != nil {
 			return page{err: fmt.Errorf("pull %s at cursor %s: %w", r, cursor, err)}
@@ -131,12 +110,12 @@ func readPages(ctx context.Context, r Range, pull func(*sls.PullLogRequest) ([]G
 		// The shard has nothing more in this range when the cursor does
 		// not move, reaches the end, or the page is empty.
 		last := next == cursor || next == "" || next == r.End || len(gs) == 0
-		return page{groups: gs, next: next, size: size, last: last}
+		return page{groups: gs, next: next, last: last}
 	}
 	if r.Begin == r.End {
 		return 0, nil
 	}
-	cur := get(r.Begin, firstPage)
+	cur := get(r.Begin)
 	for {
 		if cur.err != nil {
 			return groups, cur.err
@@ -144,7 +123,7 @@ func readPages(ctx context.Context, r Range, pull func(*sls.PullLogRequest) ([]G
 		var ahead chan page
 		if !cur.last {
 			ahead = make(chan page, 1)
-			go func(cursor string, count int) { ahead <- get(cursor, count) }(cur.next, nextPage(len(cur.groups), cur.size))
+			go func(cursor string) { ahead <- get(cursor) }(cur.next)
 		}
 		groups += len(cur.groups)
 		if err := fn(cur.groups); err != nil {
