@@ -192,7 +192,7 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		return err
 	}
 	r.add("redis memory per live NAT mapping", mem.ours, "bytes", fmt.Sprintf("at %d mappings, %d keys", records, mem.keys))
-	r.judge("redis memory per live NAT mapping", mem.ours, "B", "<= 40 B", mem.ours <= 40, fmt.Sprintf("used_memory delta at %d mappings", records))
+	r.judge("redis memory per live NAT mapping", mem.ours, "B", "<= 40 B", mem.ours <= 40, fmt.Sprintf("%.3f B: used_memory delta at %d mappings", mem.ours, records))
 
 	naive, err := naiveBaseline(ctx, rdb, gen, naiveN)
 	if err != nil {

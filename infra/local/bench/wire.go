@@ -123,45 +123,33 @@ func eachRange(ranges []triggerRange, fn func(worker int, r triggerRange) error)
 	return time.Since(start), <-errs
 }
 
-// pullCeiling reads every range with the SDK: raw, the bytes only
-// (GetLogsBytesWithQuery: transport and decompression); otherwise decoded
-// into the SDK's structs (PullLogsWithQuery). Records per second.
+// pullCeiling reads every range with the SDK, page by page as ingest does
+// (slslog's page sizes, the next page pulled while the last is handed
+// over), and does nothing with the records: raw, the bytes only
+// (GetLogsBytesWithQuery: transport and decompression; slslog.Read also
+// splits the page into its groups, a pass over each group's top-level
+// fields); otherwise decoded into the SDK's structs (PullLogsWithQuery).
+// Records per second.
 func pullCeiling(lc *cloud.Cloud, ranges []triggerRange, raw bool) (float64, error) {
 	total := 0
 	for _, r := range ranges {
 		total += r.records
+	}
+	read := slslog.ReadDecoded
+	if raw {
+		read = slslog.Read
 	}
 	var mu sync.Mutex
 	groups := 0
 	el, err := eachRange(ranges, func(_ int, r triggerRange) error {
 		c := lc.Client()
 		defer c.Close()
-		for cursor := r.begin; ; {
-			req := &sls.PullLogRequest{Project: e2eProject, Logstore: e2eLogstore, ShardID: r.shard, Cursor: cursor, EndCursor: r.end, LogGroupMaxCount: 100}
-			var next string
-			var n int
-			if raw {
-				_, plm, err := c.GetLogsBytesWithQuery(req)
-				if err != nil {
-					return err
-				}
-				next, n = plm.NextCursor, plm.Count
-			} else {
-				gl, plm, err := c.PullLogsWithQuery(req)
-				if err != nil {
-					return err
-				}
-				next, n = plm.NextCursor, len(gl.LogGroups)
-			}
-			mu.Lock()
-			groups += n
-			mu.Unlock()
-			if n == 0 || next == cursor || next == r.end || next == "" {
-				break
-			}
-			cursor = next
-		}
-		return nil
+		n, err := read(context.Background(), c, slslog.Range{Project: e2eProject, Logstore: e2eLogstore, Shard: r.shard, Begin: r.begin, End: r.end},
+			func([]slslog.Group) error { return nil })
+		mu.Lock()
+		groups += n
+		mu.Unlock()
+		return err
 	})
 	if err != nil {
 		return 0, err
