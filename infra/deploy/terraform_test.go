@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ndrtrace/ndrtrace/shared/onboard"
 )
 
 // Terraform modules checked: the root and the member-account role.
@@ -82,6 +84,9 @@ type statement struct {
 	actions   []string
 	pos       hcl.Range
 	resources []hcl.Range // the elements of a literal Resource list
+	// conditions maps a literal Condition's operator/key to its values:
+	// "StringEquals ram:ServiceName" -> [...].
+	conditions map[string][]string
 }
 
 // statementsIn finds every object with an Action key under expr (through
@@ -137,6 +142,22 @@ func (m *tfModule) statementsVisiting(expr hclsyntax.Node, visited map[string]bo
 				if tup, ok := it.ValueExpr.(*hclsyntax.TupleConsExpr); ok {
 					for _, e := range tup.Exprs {
 						st.resources = append(st.resources, e.Range())
+					}
+				}
+			case "Condition":
+				st.conditions = map[string][]string{}
+				v, diags := it.ValueExpr.Value(nil)
+				if diags.HasErrors() || !v.CanIterateElements() {
+					errs = append(errs, fmt.Sprintf("%s: Condition is not a literal object", it.ValueExpr.Range()))
+					continue
+				}
+				for op, keys := range v.AsValueMap() {
+					for key, vals := range keys.AsValueMap() {
+						list, err := stringsOf(vals)
+						if err != nil {
+							errs = append(errs, fmt.Sprintf("%s: Condition %s %s: %v", it.ValueExpr.Range(), op, key, err))
+						}
+						st.conditions[op+" "+key] = list
 					}
 				}
 			case "Effect":
@@ -480,6 +501,29 @@ func TestRAMPolicies(t *testing.T) {
 					t.Errorf("%s: action %q: grant the actions the code calls, never a wildcard", s.pos, a)
 				}
 			}
+		}
+	})
+
+	t.Run("service-linked roles of the log-delivery services only", func(t *testing.T) {
+		want := onboard.ServiceLinkedRoleServices()
+		sts := slices.Clone(rp.all)
+		for _, fs := range rp.function {
+			sts = append(sts, fs...)
+		}
+		seen := 0
+		for _, s := range sts {
+			if s.effect != "Allow" || !slices.Contains(s.actions, "ram:CreateServiceLinkedRole") {
+				continue
+			}
+			seen++
+			got := slices.Sorted(slices.Values(s.conditions["StringEquals ram:ServiceName"]))
+			if len(s.actions) != 1 || !slices.Equal(got, want) {
+				t.Errorf("%s: ram:CreateServiceLinkedRole alone, with Condition StringEquals ram:ServiceName = %q (what onboard creates); got actions %v, services %q",
+					s.pos, want, s.actions, got)
+			}
+		}
+		if seen < 2 {
+			t.Errorf("%d statements grant ram:CreateServiceLinkedRole; want onboard's and the member role's", seen)
 		}
 	})
 

@@ -114,6 +114,31 @@ locals {
           "acs:log:${var.region}:${local.account_id}:project/${local.log_project}/*",
         ]
       },
+      {
+        # The roles ALB and CLB access-log delivery writes with: onboard
+        # checks they exist (RAM lower-cases role names in ARNs; matching
+        # these names case-insensitively is UNVERIFIED).
+        Effect = "Allow"
+        Action = ["ram:GetRole"]
+        Resource = [
+          "acs:ram:*:${local.account_id}:role/aliyunserviceroleforalblogdelivery",
+          "acs:ram:*:${local.account_id}:role/aliyunserviceroleforslblogdelivery",
+          "acs:ram:*:${local.account_id}:role/aliyunlogarchiverole",
+        ]
+      },
+      {
+        # ... and creates the two service-linked ones when missing, and no
+        # other service's (AliyunLogArchiveRole is authorised once in the
+        # console: onboard only reports it).
+        Effect   = "Allow"
+        Action   = ["ram:CreateServiceLinkedRole"]
+        Resource = ["*"]
+        Condition = {
+          StringEquals = {
+            "ram:ServiceName" = ["logdelivery.alb.aliyuncs.com", "logdelivery.slb.aliyuncs.com"]
+          }
+        }
+      },
     ], local.assume_member_roles)
   }
 

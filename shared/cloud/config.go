@@ -15,6 +15,7 @@ const (
 	ProductSLB = "slb"
 	ProductECS = "ecs"
 	ProductSTS = "sts"
+	ProductRAM = "ram"
 )
 
 // DefaultSTSEndpoint is used for AssumeRole unless Config.Endpoints["sts"] is
@@ -89,12 +90,18 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// DefaultRAMEndpoint is RAM's single, global endpoint.
+const DefaultRAMEndpoint = "ram.aliyuncs.com"
+
 // endpoint returns the override for product in region, or "" for the SDK's
 // own resolution.
 func (c Config) endpoint(product, region string) string {
 	v := c.Endpoints[product]
 	if v == "" && product == ProductSTS {
 		v = DefaultSTSEndpoint
+	}
+	if v == "" && product == ProductRAM {
+		v = DefaultRAMEndpoint
 	}
 	return strings.ReplaceAll(v, "{region}", region)
 }

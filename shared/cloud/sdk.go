@@ -37,6 +37,7 @@ var rpcServices = map[string]rpcService{
 	"Slb": {ProductSLB, "2014-05-15", "slb", "openAPI", slbEndpointMap},
 	"Ecs": {ProductECS, "2014-05-26", "ecs", "openAPI", ecsEndpointMap},
 	"Sts": {ProductSTS, "2015-04-01", "", "", stsEndpointMap},
+	"Ram": {ProductRAM, "2015-05-01", "ram", "openAPI", nil},
 }
 
 // sdkClient returns the SDK client for one attempt of req, whose Product and

@@ -33,11 +33,16 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (*Summary, error) 
 	for _, r := range sum.Results {
 		attrs := []any{"account", r.AccountID, "region", r.Region, "status", r.Status, "dry_run", dry,
 			"discovered", len(r.Discovered), "enabled", r.Enabled, "already_enabled", len(r.AlreadyEnabled),
-			"skipped", len(r.Skipped), "failed", len(r.Failed), "untagged", r.Untagged}
+			"skipped", len(r.Skipped), "failed", len(r.Failed), "pending", len(r.Pending), "untagged", r.Untagged}
 		if r.Status != StatusOK {
 			log.Warn("onboarding region failed", append(attrs, "err", r.Error)...)
 		} else {
 			log.Info("onboarded region", attrs...)
+		}
+	}
+	for _, rc := range sum.Roles {
+		if rc.Status == RoleMissing {
+			log.Warn("log-delivery role missing", "account", rc.AccountID, "role", rc.Role, "for", rc.For, "reason", rc.Reason)
 		}
 	}
 	return sum, nil

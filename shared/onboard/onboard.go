@@ -43,6 +43,9 @@ type Cloud interface {
 	ALBJob(ctx context.Context, region, jobID string) (cloud.Job, bool, error)
 	ALBAccessLog(ctx context.Context, region, id string) (cloud.AccessLog, string, error)
 	CLBAccessLog(ctx context.Context, region, id string) (cloud.AccessLog, error)
+	// The log-delivery roles (roles.go).
+	RoleExists(ctx context.Context, name string) (bool, error)
+	CreateServiceLinkedRole(ctx context.Context, service string) error
 }
 
 var _ Cloud = (*cloud.Client)(nil)
@@ -128,6 +131,7 @@ func (r *Runner) Run(ctx context.Context, dryRun bool) (*Summary, error) {
 	}
 	cen := r.Config.centralFor(accounts, fcenv.AccountID(ctx), fcenv.Region(ctx))
 	perAccount := make([][]*RegionResult, len(accounts))
+	perRoles := make([][]RoleCheck, len(accounts))
 	for i, a := range accounts {
 		for _, reg := range a.Regions {
 			perAccount[i] = append(perAccount[i], newRegionResult(a.ID, reg))
@@ -145,10 +149,14 @@ func (r *Runner) Run(ctx context.Context, dryRun bool) (*Summary, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r.runAccount(ctx, connect, a, perAccount[i], cen, at, dryRun)
+			perRoles[i] = r.runAccount(ctx, connect, a, perAccount[i], cen, at, dryRun)
 		}()
 	}
 	wg.Wait()
+	sum.Roles = []RoleCheck{}
+	for _, rs := range perRoles {
+		sum.Roles = append(sum.Roles, rs...)
+	}
 	complete := true
 	found := map[string]bool{}
 	for _, rs := range perAccount {
@@ -179,7 +187,7 @@ func (r *Runner) Run(ctx context.Context, dryRun bool) (*Summary, error) {
 	return sum, nil
 }
 
-func (r *Runner) runAccount(ctx context.Context, connect Connector, a Account, results []*RegionResult, cen central, at time.Time, dryRun bool) {
+func (r *Runner) runAccount(ctx context.Context, connect Connector, a Account, results []*RegionResult, cen central, at time.Time, dryRun bool) []RoleCheck {
 	cl, logs, err := connect(ctx, a)
 	if err == nil && !dryRun {
 		if err = r.Inv.SetAccount(ctx, a.ID, a.RoleARN); err != nil {
@@ -190,15 +198,17 @@ func (r *Runner) runAccount(ctx context.Context, connect Connector, a Account, r
 		for _, res := range results {
 			res.fail(err)
 		}
-		return
+		return nil
 	}
+	roles := newRoleChecker(cl, a.ID, dryRun)
 	for i, region := range a.Regions {
 		if err := ctx.Err(); err != nil {
 			results[i].fail(err)
 			continue
 		}
-		r.runRegion(ctx, a, cl, logs, region, results[i], cen, at, dryRun)
+		r.runRegion(ctx, a, cl, logs, roles, region, results[i], cen, at, dryRun)
 	}
+	return roles.checks
 }
 
 // candidate is one discovered egress on its way to a decision.
@@ -217,7 +227,8 @@ type candidate struct {
 	what    string                                   // "session log" or "access log"
 }
 
-func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, region string, res *RegionResult, cen central, at time.Time, dryRun bool) {
+func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, roles *roleChecker, region string, res *RegionResult,
+	cen central, at time.Time, dryRun bool) {
 	nats, err := cl.ListNATGateways(ctx, region)
 	if err != nil {
 		res.fail(err)
@@ -253,6 +264,9 @@ func (r *Runner) runRegion(ctx context.Context, a Account, cl Cloud, logs Logs, 
 		if err, done := ensured[k]; done {
 			return err
 		}
+		// The roles its delivery writes with: a missing one is reported
+		// (Summary.Roles), the asset is onboarded all the same.
+		res.Actions = append(res.Actions, roles.need(ctx, k)...)
 		d := Destination{Endpoint: a.EndpointFor(region), Project: project, Logstore: a.Logstore(k), TTL: r.Config.RetentionDays, Kind: k}
 		actions, err := logs.Ensure(ctx, d, dryRun)
 		res.Actions = append(res.Actions, actions...)

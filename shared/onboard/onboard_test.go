@@ -449,3 +449,11 @@ func (r regionSwitch) DisableALBAccessLog(ctx context.Context, reg, id string) (
 func (r regionSwitch) DisableCLBAccessLog(ctx context.Context, reg, id string) error {
 	return r[reg].DisableCLBAccessLog(ctx, reg, id)
 }
+
+// The fake account has every delivery role.
+func (f *fakeCloud) RoleExists(context.Context, string) (bool, error)      { return true, nil }
+func (f *fakeCloud) CreateServiceLinkedRole(context.Context, string) error { return nil }
+func (r regionSwitch) RoleExists(context.Context, string) (bool, error)    { return true, nil }
+func (r regionSwitch) CreateServiceLinkedRole(context.Context, string) error {
+	return nil
+}

@@ -11,6 +11,10 @@ type Summary struct {
 	// region and marked the inventory filled (never in a dry run).
 	InventoryFilled bool            `json:"inventory_filled"`
 	Results         []*RegionResult `json:"results"`
+	// Roles are the log-delivery roles of the accounts that onboard ALBs or
+	// CLBs: present, created (or would_create in a dry run), or missing with
+	// the reason and what to do.
+	Roles []RoleCheck `json:"roles"`
 	// ConfiguredNotFound lists ONBOARD_ASSETS ids that no account or region
 	// listed (only when every region was listed).
 	ConfiguredNotFound []string `json:"configured_not_found,omitempty"`

@@ -102,6 +102,10 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 	// ETLSinkRole (TrustETLSink adds member accounts to its trust).
 	c.OpenAPI.AddRole(c.Account, ETLReaderRole(c.Account))
 	c.OpenAPI.AddRole(c.Account, ETLSinkRole(c.Account))
+	// The one-time AliyunLogArchiveRole authorisation (CLB access logs),
+	// done by the operator; onboard creates the service-linked delivery
+	// roles itself when they are missing.
+	c.OpenAPI.AddRole(c.Account, "acs:ram::"+c.Account+":role/AliyunLogArchiveRole")
 	c.front = newFront(c.SLS, c.Account, c.OpenAPI)
 	c.front.etl = func(account string) slsemu.ETLRuntime { return newETLRuntime(c, account) }
 	var err error

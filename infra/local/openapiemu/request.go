@@ -16,6 +16,7 @@ var versions = map[string]string{
 	"2014-05-15": "slb",
 	"2014-05-26": "ecs",
 	"2015-04-01": "sts",
+	"2015-05-01": "ram",
 }
 
 // call is one decoded request on its way through the handlers.
@@ -133,7 +134,7 @@ func (s *Server) handle(c *call) (map[string]any, *apiError) {
 	if !ok {
 		return nil, errorf(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 	}
-	if c.product != "sts" && c.region == "" {
+	if c.product != "sts" && c.product != "ram" && c.region == "" { // global services
 		return nil, missing("RegionId")
 	}
 	return h(s, c)
@@ -183,6 +184,10 @@ func init() {
 		},
 		"sts": {
 			"AssumeRole": (*Server).assumeRole,
+		},
+		"ram": {
+			"GetRole":                 (*Server).getRole,
+			"CreateServiceLinkedRole": (*Server).createServiceLinkedRole,
 		},
 	}
 	for product, hs := range logOffHandlers {

@@ -20,6 +20,8 @@ type role struct {
 	arn     string
 	account string
 	trusted map[string]bool // accounts allowed to assume it
+	linked  bool            // a service-linked role
+	id      string          // RoleId
 }
 
 // AddRole creates roleARN (acs:ram::<uid>:role/<name>) in accountID.
@@ -28,7 +30,7 @@ type role struct {
 func (s *Server) AddRole(accountID, roleARN string, trustedAccounts ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := &role{arn: roleARN, account: accountID, trusted: map[string]bool{accountID: true}}
+	r := &role{arn: roleARN, account: accountID, trusted: map[string]bool{accountID: true}, id: randString("0123456789", 18)}
 	for _, a := range trustedAccounts {
 		r.trusted[a] = true
 	}

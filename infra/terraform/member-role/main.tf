@@ -72,6 +72,31 @@ resource "alicloud_ram_policy" "member" {
           "acs:log:*:*:project/${var.log_project_prefix}*/*",
         ]
       },
+      {
+        # The roles ALB and CLB access-log delivery writes with: onboard
+        # checks they exist (RAM lower-cases role names in ARNs; matching
+        # these names case-insensitively is UNVERIFIED).
+        Effect = "Allow"
+        Action = ["ram:GetRole"]
+        Resource = [
+          "acs:ram:*:*:role/aliyunserviceroleforalblogdelivery",
+          "acs:ram:*:*:role/aliyunserviceroleforslblogdelivery",
+          "acs:ram:*:*:role/aliyunlogarchiverole",
+        ]
+      },
+      {
+        # ... and creates the two service-linked ones when missing, and no
+        # other service's (AliyunLogArchiveRole is authorised once in the
+        # console: onboard only reports it).
+        Effect   = "Allow"
+        Action   = ["ram:CreateServiceLinkedRole"]
+        Resource = ["*"]
+        Condition = {
+          StringEquals = {
+            "ram:ServiceName" = ["logdelivery.alb.aliyuncs.com", "logdelivery.slb.aliyuncs.com"]
+          }
+        }
+      },
     ]
   })
 }
