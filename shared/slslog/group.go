@@ -218,6 +218,15 @@ func parseLog(dst []mapping.Field, b []byte) ([]mapping.Field, int64, error) {
 }
 
 func parseContent(dst []mapping.Field, b []byte) ([]mapping.Field, bool) {
+	// The form every writer produces: the key (field 1), then the value
+	// (field 2), each shorter than 128 bytes, nothing else. Anything else
+	// takes the general walk below, which gives the same for this form.
+	if len(b) >= 4 && b[0] == contentKey<<3|byte(protowire.BytesType) && b[1] < 0x80 {
+		k := 2 + int(b[1])
+		if k+2 <= len(b) && b[k] == contentValue<<3|byte(protowire.BytesType) && b[k+1] < 0x80 && k+2+int(b[k+1]) == len(b) {
+			return append(dst, mapping.Field{Key: view(b[2:k]), Value: view(b[k+2:])}), true
+		}
+	}
 	var key, value []byte
 	var haveKey, haveValue bool
 	for len(b) > 0 {
