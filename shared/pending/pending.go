@@ -9,6 +9,7 @@
 //	ndr:la:{<h>}               string: "<open-until unix> <latest result JSON>", TTL window+Grace
 //	ndr:lk:{<h>}               string: claim of a resolution in progress (lease)
 //	ndr:li:<egress>/<bucket>   hash: tuple fingerprint -> handles (8 bytes each) of the alerts open there
+//	ndr:lf:{ndr:li:<e>/<b>}    string: the hash's fingerprints, 8 bytes each, in the order added
 //
 // <h> is the handle of an alert id (8 bytes of its SHA-256, in hex); the
 // entry holds the id, so a collision is detected, not believed. The index is
@@ -93,6 +94,12 @@ func indexKey(egress string, bucket int64) string {
 	return "ndr:li:" + egress + "/" + strconv.FormatInt(bucket, 10)
 }
 
+// fpsKey names the packed list of an index's fingerprints: one GET tells a
+// writer which tuples are open there, one allocation however many. Its
+// hash tag is the index key, so both share a Redis Cluster slot (the
+// index key has no tag: its slot is that of its whole name).
+func fpsKey(index string) string { return "ndr:lf:{" + index + "}" }
+
 // fingerprint is what a record and an alert share of a tuple, besides the
 // egress: protocol, egress port and peer address (not the peer's port: ALB
 // records may lack it). FNV-1a, 64 bits; the index's field is its 8
@@ -166,24 +173,27 @@ func decodeEntry(v string) (entry, bool) {
 	return e, true
 }
 
-// indexAdd appends a handle to a fingerprint's list, once, and renews the
-// index key's life. A script, so that concurrent traces do not lose each
-// other's handles.
+// indexAdd appends a handle to a fingerprint's list, once, adds a new
+// fingerprint to the packed list, and renews both keys' life. A script, so
+// that concurrent traces do not lose each other's handles.
 var indexAdd = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v then
   for i = 1, #v, 8 do
     if string.sub(v, i, i + 7) == ARGV[2] then
       redis.call('EXPIRE', KEYS[1], ARGV[3])
+      redis.call('EXPIRE', KEYS[2], ARGV[3])
       return 0
     end
   end
   v = v .. ARGV[2]
 else
   v = ARGV[2]
+  redis.call('APPEND', KEYS[2], ARGV[1])
 end
 redis.call('HSET', KEYS[1], ARGV[1], v)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1`)
 
 // Finish implements trace.Finisher: every answer is kept for lookup; an
@@ -251,7 +261,7 @@ func (k *Keeper) index(ctx context.Context, pipe redis.Pipeliner, h Handle, qs [
 				continue
 			}
 			seen[key+fp] = true
-			indexAdd.Eval(ctx, pipe, []string{key}, fp, string(h[:]), life)
+			indexAdd.Eval(ctx, pipe, []string{key, fpsKey(key)}, fp, string(h[:]), life)
 		}
 	}
 }

@@ -30,6 +30,9 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 	// Each record may explain alerts from its start less the skew to its
 	// end plus the skew: the alert buckets it covers, per egress.
 	spans := map[mapping.Egress]*span{}
+	// of[i] is record i's span: the later passes over the batch need no
+	// map lookup per record (egresses interleave in a batch).
+	of := make([]*span, len(batch))
 	var last *span
 	for i := range batch {
 		m := &batch[i]
@@ -39,23 +42,27 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 				spans[m.Egress] = last
 			}
 		}
+		of[i] = last
 		last.records++
 		last.lo = min(last.lo, (m.Start-skew)/store.BucketSeconds)
 		last.hi = max(last.hi, (m.End+skew)/store.BucketSeconds)
 	}
 
-	// Round trip 1: how many fingerprints are open in each of those buckets.
+	// Round trip 1: how many fingerprints are open in each of those
+	// buckets, and which (the packed list).
 	type probe struct {
-		sp *span
-		b  int64
-		n  *redis.IntCmd
+		sp     *span
+		b      int64
+		n      *redis.IntCmd
+		packed *redis.StringCmd
 	}
 	var probes []probe
 	pipe := k.RDB.Pipeline()
 	for _, sp := range spans {
 		sp.lo = max(sp.lo, sp.hi-maxBuckets+1)
 		for b := sp.lo; b <= sp.hi; b++ {
-			probes = append(probes, probe{sp, b, pipe.HLen(ctx, indexKey(sp.key, b))})
+			key := indexKey(sp.key, b)
+			probes = append(probes, probe{sp, b, pipe.HLen(ctx, key), pipe.Get(ctx, fpsKey(key))})
 		}
 	}
 	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
@@ -68,14 +75,21 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 			if p.sp.open == nil {
 				p.sp.open = map[int64]*index{}
 			}
-			p.sp.open[p.b] = &index{key: indexKey(p.sp.key, p.b), size: n}
+			ix := &index{key: indexKey(p.sp.key, p.b), size: n}
+			if packed := p.packed.Val(); int64(len(packed)/8) >= n {
+				// Every field is listed (an index written before the
+				// packed list existed is not): the batch's records are
+				// matched against it, and only their handles read.
+				ix.set = newFPSet(packed)
+			}
+			p.sp.open[p.b] = ix
 			open++
 		}
 	}
 	if open == 0 {
 		return
 	}
-	k.resolve(ctx, k.openHandles(ctx, batch, spans, skew))
+	k.resolve(ctx, k.openHandles(ctx, batch, of, spans, skew))
 }
 
 // span is what a batch wrote to one egress, and the indexes open there.
@@ -87,40 +101,71 @@ type span struct {
 	open    map[int64]*index // bucket -> its index, when not empty
 }
 
-// index is one open index a batch touches: read whole when it is no
-// larger than the batch's records on its egress (one HGETALL, then a
+// index is one open index a batch touches. With its packed list of
+// fingerprints (set), only the fields of the batch's tuples found there are
+// read (HMGET). Without (an index older than the list), it is read whole
+// when no larger than the batch's records on its egress (HGETALL, then a
 // lookup per record in a small map: no work per record that allocates),
 // else by the batch's fingerprints (HMGET).
 type index struct {
 	key  string
 	size int64
+	set  *fpSet              // the packed list, when complete
 	fps  map[uint64]struct{} // asked by HMGET
 	all  *redis.MapStringStringCmd
 	some *redis.SliceCmd
 	byFP map[uint64]string // read whole: fingerprint -> handles
 }
 
+// fpSet is a packed list of fingerprints as a bit set of about 64 bits
+// per fingerprint: building it allocates once, and a test is a shift and
+// a load. A false positive (~1.5%) only asks Redis for a field that is
+// not there.
+type fpSet struct {
+	bits  []uint64
+	shift uint
+}
+
+func newFPSet(packed string) *fpSet {
+	n := max(len(packed)/8, 1)
+	logBits := uint(6)
+	for 1<<logBits < n*64 {
+		logBits++
+	}
+	s := &fpSet{bits: make([]uint64, 1<<(logBits-6)), shift: 64 - logBits}
+	for i := 0; i+8 <= len(packed); i += 8 {
+		fp, _ := fpOf(packed[i : i+8])
+		b := fp >> s.shift
+		s.bits[b>>6] |= 1 << (b & 63)
+	}
+	return s
+}
+
+func (s *fpSet) has(fp uint64) bool {
+	b := fp >> s.shift
+	return s.bits[b>>6]&(1<<(b&63)) != 0
+}
+
 // openHandles is round trip 2: the alerts open under the fingerprints of
 // the batch's records, in the buckets where something is open.
-func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, spans map[mapping.Egress]*span, skew int64) []Handle {
+func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, of []*span, spans map[mapping.Egress]*span, skew int64) []Handle {
 	// Indexes larger than their share of the batch are read by fingerprint.
-	var last *span
 	for i := range batch {
-		m := &batch[i]
-		if last == nil || m.Egress != last.egress {
-			last = spans[m.Egress]
-		}
+		m, last := &batch[i], of[i]
 		if last.open == nil {
 			continue
 		}
 		fp, have := uint64(0), false
 		for b := (m.Start - skew) / store.BucketSeconds; b <= (m.End+skew)/store.BucketSeconds; b++ {
 			ix := last.open[b]
-			if ix == nil || ix.size <= int64(last.records) {
+			if ix == nil || ix.set == nil && ix.size <= int64(last.records) {
 				continue
 			}
 			if !have {
 				fp, have = fingerprint(m.Proto, m.Port, m.Peer.Addr), true
+			}
+			if ix.set != nil && !ix.set.has(fp) {
+				continue
 			}
 			if ix.fps == nil {
 				ix.fps = map[uint64]struct{}{}
@@ -132,7 +177,7 @@ func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, spans
 	for _, sp := range spans {
 		for _, ix := range sp.open {
 			switch {
-			case ix.size <= int64(sp.records):
+			case ix.set == nil && ix.size <= int64(sp.records):
 				ix.all = pipe.HGetAll(ctx, ix.key)
 			case len(ix.fps) > 0:
 				fields := make([]string, 0, len(ix.fps))
@@ -142,6 +187,9 @@ func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, spans
 				ix.some = pipe.HMGet(ctx, ix.key, fields...)
 			}
 		}
+	}
+	if pipe.Len() == 0 {
+		return nil // no record of the batch is a tuple open there
 	}
 	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
 		fcenv.Logger(ctx).Error("pending alerts not read; they stay pending", "err", err)
@@ -183,12 +231,8 @@ func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, spans
 		return handles
 	}
 	// The indexes read whole: each record's fingerprint looked up in them.
-	last = nil
 	for i := range batch {
-		m := &batch[i]
-		if last == nil || m.Egress != last.egress {
-			last = spans[m.Egress]
-		}
+		m, last := &batch[i], of[i]
 		if last.open == nil {
 			continue
 		}
