@@ -261,3 +261,38 @@ func TestNilKeeperIsOff(t *testing.T) {
 		t.Fatalf("%s", raw[0])
 	}
 }
+
+// On a Redis Cluster every script's keys share a slot (the claim's entry
+// and lock, the index and its packed list): alerts become pending and are
+// resolved as on a single server.
+func TestOnARedisCluster(t *testing.T) {
+	ctx := context.Background()
+	cl, err := redisd.StartCluster(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Stop()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+	defer cc.Close()
+	f := setup(t)
+	f.st = store.New(cc, time.Hour)
+	f.tr.Store, f.k.RDB = f.st, cc
+	f.k.Tracer = &trace.Tracer{Store: f.st, Book: f.tr.Book, Config: f.tr.Config}
+	var as []*alert.Alert
+	for i := range 40 {
+		as = append(as, alertOf(t, fmt.Sprint("k", i), uint16(30000+i), t0+30))
+	}
+	for _, r := range f.traceNow(t, as...) {
+		if r.Status != alert.Untraced || r.PendingUntil == "" {
+			t.Fatalf("%s: %s %q pending_until %q", r.AlertID, r.Status, r.Reason, r.PendingUntil)
+		}
+	}
+	var ms []mapping.Mapping
+	for i := range 40 {
+		ms = append(ms, rec(uint16(30000+i), "172.16.3.1", t0, t0+600))
+	}
+	f.write(t, ms...)
+	if got := f.rec.take(); len(got) != 40 {
+		t.Fatalf("%d of 40 resolved on the cluster", len(got))
+	}
+}
