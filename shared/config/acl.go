@@ -21,7 +21,7 @@ var RedisCommands = []string{
 	"publish", "subscribe", "unsubscribe",
 	// pending alerts of late resolution: reads, and scripts (whose own
 	// calls are checked against this list too)
-	"hmget", "eval", "evalsha",
+	"hmget", "hlen", "eval", "evalsha",
 }
 
 // RedisKeyPattern is every key and channel ndrtrace uses.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
 	"github.com/ndrtrace/ndrtrace/shared/alert"
+	"github.com/ndrtrace/ndrtrace/shared/config"
 	"github.com/ndrtrace/ndrtrace/shared/egress"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
 	"github.com/ndrtrace/ndrtrace/shared/pending"
@@ -294,5 +295,42 @@ func TestOnARedisCluster(t *testing.T) {
 	f.write(t, ms...)
 	if got := f.rec.take(); len(got) != 40 {
 		t.Fatalf("%d of 40 resolved on the cluster", len(got))
+	}
+}
+
+// As the least-privilege Redis user (config.RedisACL) over TLS, late
+// resolution works: its failures are only logged (they must not fail an
+// ingest), so a command missing from the ACL would otherwise go unseen.
+func TestAsTheLimitedRedisUser(t *testing.T) {
+	ctx := context.Background()
+	srv, err := redisd.StartSecure(ctx, redisd.Secure{User: "ndrtrace", Password: "pw-late", ACL: config.RedisACL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	c, err := config.Load(func(k string) string {
+		return map[string]string{"REDIS_URL": srv.URL(), "REDIS_CA_CERT": string(srv.CAPEM)}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited, err := c.Redis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer limited.Close()
+	f := setup(t)
+	f.st = store.New(limited, time.Hour)
+	f.tr.Store, f.k.RDB = f.st, limited
+	f.k.Tracer = &trace.Tracer{Store: f.st, Book: f.tr.Book, Config: f.tr.Config}
+	if r := f.traceNow(t, alertOf(t, "acl-1", 30500, t0+30))[0]; r.Status != alert.Untraced || r.PendingUntil == "" {
+		t.Fatalf("%s %q pending_until %q", r.Status, r.Reason, r.PendingUntil)
+	}
+	f.write(t, rec(30500, "172.16.4.1", t0, t0+600))
+	if got := f.rec.take(); len(got) != 1 || got[0].Status != alert.Traced {
+		t.Fatalf("late results as the limited user: %+v", got)
+	}
+	if r := f.lookup(t, "acl-1"); r.Status != alert.Traced || !r.Late {
+		t.Fatalf("lookup: %+v", r)
 	}
 }
