@@ -26,7 +26,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +37,6 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/results"
 	"github.com/ndrtrace/ndrtrace/shared/store"
 	"github.com/ndrtrace/ndrtrace/shared/trace"
-	"github.com/ndrtrace/ndrtrace/shared/tuple"
 )
 
 // Grace is how long an answer stays readable by lookup after its window.
@@ -100,24 +98,10 @@ func indexKey(egress string, bucket int64) string {
 // index key has no tag: its slot is that of its whole name).
 func fpsKey(index string) string { return "ndr:lf:{" + index + "}" }
 
-// fingerprint is what a record and an alert share of a tuple, besides the
-// egress: protocol, egress port and peer address (not the peer's port: ALB
-// records may lack it). FNV-1a, 64 bits; the index's field is its 8
-// big-endian bytes (fpField).
-func fingerprint(proto tuple.Proto, port uint16, peer netip.Addr) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	mix := func(b byte) { h ^= uint64(b); h *= prime }
-	mix(byte(proto))
-	mix(byte(port >> 8))
-	mix(byte(port))
-	a := peer.Unmap().As16()
-	for _, b := range a {
-		mix(b)
-	}
-	return h
-}
-
+// An index field is a fingerprint: store.TupleHash of what a record and an
+// alert share of a tuple besides the egress (protocol, egress port, peer
+// address; not the peer's port, which ALB records may lack), as 8
+// big-endian bytes.
 func fpField(fp uint64) string {
 	var out [8]byte
 	binary.BigEndian.PutUint64(out[:], fp)
@@ -253,7 +237,7 @@ func (k *Keeper) Finish(ctx context.Context, finals []trace.Final) {
 func (k *Keeper) index(ctx context.Context, pipe redis.Pipeliner, h Handle, qs []store.Query, life string) {
 	seen := map[string]bool{}
 	for _, q := range qs {
-		fp := fpField(fingerprint(q.Proto, q.Port, q.Peer.Addr))
+		fp := fpField(store.TupleHash(q.Proto, q.Port, q.Peer.Addr))
 		b := q.At / store.BucketSeconds
 		for _, e := range q.Egress {
 			key := indexKey(store.EgressString(e), b)

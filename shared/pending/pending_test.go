@@ -201,9 +201,9 @@ func TestClosedWindowResolvesNothing(t *testing.T) {
 }
 
 // An index is matched through its packed list of fingerprints; an index
-// without one (written before the list existed) is read whole when a batch
-// is larger than it, by fingerprint otherwise: each way finds exactly the
-// alerts the batch's records explain, among many pending on the same EIP.
+// without one (written before the list existed) is read by all the batch's
+// fingerprints: each way finds exactly the alerts the batch's records
+// explain, among many pending on the same EIP, small batch or large.
 func TestEveryIndexReadFindsTheSameAlerts(t *testing.T) {
 	for _, tc := range []struct {
 		batch  int

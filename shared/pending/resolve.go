@@ -43,7 +43,6 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 			}
 		}
 		of[i] = last
-		last.records++
 		last.lo = min(last.lo, (m.Start-skew)/store.BucketSeconds)
 		last.hi = max(last.hi, (m.End+skew)/store.BucketSeconds)
 	}
@@ -75,7 +74,7 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 			if p.sp.open == nil {
 				p.sp.open = map[int64]*index{}
 			}
-			ix := &index{key: indexKey(p.sp.key, p.b), size: n}
+			ix := &index{key: indexKey(p.sp.key, p.b)}
 			if packed := p.packed.Val(); int64(len(packed)/8) >= n {
 				// Every field is listed (an index written before the
 				// packed list existed is not): the batch's records are
@@ -94,27 +93,20 @@ func (k *Keeper) Written(ctx context.Context, batch []mapping.Mapping) {
 
 // span is what a batch wrote to one egress, and the indexes open there.
 type span struct {
-	egress  mapping.Egress
-	key     string
-	lo, hi  int64 // alert buckets the records may explain
-	records int
-	open    map[int64]*index // bucket -> its index, when not empty
+	egress mapping.Egress
+	key    string
+	lo, hi int64            // alert buckets the records may explain
+	open   map[int64]*index // bucket -> its index, when not empty
 }
 
-// index is one open index a batch touches. With its packed list of
-// fingerprints (set), only the fields of the batch's tuples found there are
-// read (HMGET). Without (an index older than the list), it is read whole
-// when no larger than the batch's records on its egress (HGETALL, then a
-// lookup per record in a small map: no work per record that allocates),
-// else by the batch's fingerprints (HMGET).
+// index is one open index a batch touches. Its packed list of
+// fingerprints (set) tells which of the batch's tuples are open there:
+// only those fields are read (HMGET). An index written before the list
+// existed has none: it is read by all the batch's fingerprints.
 type index struct {
-	key  string
-	size int64
-	set  *fpSet              // the packed list, when complete
-	fps  map[uint64]struct{} // asked by HMGET
-	all  *redis.MapStringStringCmd
-	some *redis.SliceCmd
-	byFP map[uint64]string // read whole: fingerprint -> handles
+	key string
+	set *fpSet              // the packed list, when complete
+	fps map[uint64]struct{} // asked by HMGET
 }
 
 // fpSet is a packed list of fingerprints as a bit set of about 64 bits
@@ -149,20 +141,19 @@ func (s *fpSet) has(fp uint64) bool {
 // openHandles is round trip 2: the alerts open under the fingerprints of
 // the batch's records, in the buckets where something is open.
 func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, of []*span, spans map[mapping.Egress]*span, skew int64) []Handle {
-	// Indexes larger than their share of the batch are read by fingerprint.
 	for i := range batch {
-		m, last := &batch[i], of[i]
-		if last.open == nil {
+		m, sp := &batch[i], of[i]
+		if sp.open == nil {
 			continue
 		}
 		fp, have := uint64(0), false
 		for b := (m.Start - skew) / store.BucketSeconds; b <= (m.End+skew)/store.BucketSeconds; b++ {
-			ix := last.open[b]
-			if ix == nil || ix.set == nil && ix.size <= int64(last.records) {
+			ix := sp.open[b]
+			if ix == nil {
 				continue
 			}
 			if !have {
-				fp, have = fingerprint(m.Proto, m.Port, m.Peer.Addr), true
+				fp, have = store.TupleHash(m.Proto, m.Port, m.Peer.Addr), true
 			}
 			if ix.set != nil && !ix.set.has(fp) {
 				continue
@@ -174,21 +165,20 @@ func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, of []
 		}
 	}
 	pipe := k.RDB.Pipeline()
+	var reads []*redis.SliceCmd
 	for _, sp := range spans {
 		for _, ix := range sp.open {
-			switch {
-			case ix.set == nil && ix.size <= int64(sp.records):
-				ix.all = pipe.HGetAll(ctx, ix.key)
-			case len(ix.fps) > 0:
-				fields := make([]string, 0, len(ix.fps))
-				for fp := range ix.fps {
-					fields = append(fields, fpField(fp))
-				}
-				ix.some = pipe.HMGet(ctx, ix.key, fields...)
+			if len(ix.fps) == 0 {
+				continue
 			}
+			fields := make([]string, 0, len(ix.fps))
+			for fp := range ix.fps {
+				fields = append(fields, fpField(fp))
+			}
+			reads = append(reads, pipe.HMGet(ctx, ix.key, fields...))
 		}
 	}
-	if pipe.Len() == 0 {
+	if len(reads) == 0 {
 		return nil // no record of the batch is a tuple open there
 	}
 	if err := store.Exec(ctx, k.RDB, pipe); err != nil {
@@ -197,56 +187,14 @@ func (k *Keeper) openHandles(ctx context.Context, batch []mapping.Mapping, of []
 	}
 	var handles []Handle
 	seen := map[Handle]bool{}
-	add := func(v string) {
-		for i := 0; i+8 <= len(v); i += 8 {
-			h := Handle([]byte(v[i : i+8]))
-			if !seen[h] {
-				seen[h] = true
-				handles = append(handles, h)
-			}
-		}
-	}
-	whole := false
-	for _, sp := range spans {
-		for _, ix := range sp.open {
-			if ix.some != nil {
-				for _, v := range ix.some.Val() {
-					if s, ok := v.(string); ok {
-						add(s)
-					}
+	for _, r := range reads {
+		for _, v := range r.Val() {
+			s, _ := v.(string)
+			for i := 0; i+8 <= len(s); i += 8 {
+				if h := Handle([]byte(s[i : i+8])); !seen[h] {
+					seen[h] = true
+					handles = append(handles, h)
 				}
-			}
-			if ix.all != nil {
-				ix.byFP = make(map[uint64]string, len(ix.all.Val()))
-				for f, v := range ix.all.Val() {
-					if fp, ok := fpOf(f); ok {
-						ix.byFP[fp] = v
-					}
-				}
-				whole = true
-			}
-		}
-	}
-	if !whole {
-		return handles
-	}
-	// The indexes read whole: each record's fingerprint looked up in them.
-	for i := range batch {
-		m, last := &batch[i], of[i]
-		if last.open == nil {
-			continue
-		}
-		fp, have := uint64(0), false
-		for b := (m.Start - skew) / store.BucketSeconds; b <= (m.End+skew)/store.BucketSeconds; b++ {
-			ix := last.open[b]
-			if ix == nil || ix.byFP == nil {
-				continue
-			}
-			if !have {
-				fp, have = fingerprint(m.Proto, m.Port, m.Peer.Addr), true
-			}
-			if v, ok := ix.byFP[fp]; ok {
-				add(v)
 			}
 		}
 	}

@@ -27,10 +27,14 @@ const wakeBits = 4096
 // collision costs one needless look, never a missed one.
 type WakeFilter [wakeBits / 8]byte
 
-func wakeBit(proto tuple.Proto, port uint16, peer netip.Addr) uint32 {
-	const offset, prime = 2166136261, 16777619 // FNV-1a, 32 bits
-	h := uint32(offset)
-	mix := func(b byte) { h ^= uint32(b); h *= prime }
+// TupleHash is the FNV-1a (64-bit) hash of what every lookup knows of a
+// tuple besides its egress: protocol, egress port and peer address (the
+// peer's port may be missing from the logs). Wake filters take their bit
+// from its top bits; late resolution's index uses it whole.
+func TupleHash(proto tuple.Proto, port uint16, peer netip.Addr) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	mix := func(b byte) { h ^= uint64(b); h *= prime }
 	mix(byte(proto))
 	mix(byte(port >> 8))
 	mix(byte(port))
@@ -38,8 +42,13 @@ func wakeBit(proto tuple.Proto, port uint16, peer netip.Addr) uint32 {
 	for _, b := range a {
 		mix(b)
 	}
-	h ^= h >> 15 // fold the high bits in: the low ones alone mix poorly
-	return h % wakeBits
+	return h
+}
+
+// wakeBit is a tuple's bit in a WakeFilter: TupleHash's top 12 bits (the
+// multiplications carry every input byte into them).
+func wakeBit(proto tuple.Proto, port uint16, peer netip.Addr) uint32 {
+	return uint32(TupleHash(proto, port, peer) >> (64 - 12)) // 2^12 = wakeBits
 }
 
 func (f *WakeFilter) add(m *mapping.Mapping) {
