@@ -149,22 +149,21 @@ func TestMappingLandingMidWait(t *testing.T) {
 	}
 }
 
-// A wake-up looks up only the alerts whose egress was written: the other
-// alerts of the batch are not looked up again until their backoff step.
-func TestWakeUpLooksUpOnlyTheAlertsItConcerns(t *testing.T) {
-	tr, st := tracer(t, time.Hour)
+// wakeUp starts a trace of alerts with hour-long backoff steps, writes
+// batch once the first look is over, and stops the trace once the wake-up's
+// look is done. It returns the results (the first alert is the one the
+// batch answers; every other must stay untraced) and the GETs the wake-up
+// issued.
+func wakeUp(t *testing.T, tr *trace.Tracer, st *store.Store, alerts []*alert.Alert, batch []mapping.Mapping) ([]alert.Result, int64) {
+	t.Helper()
 	tr.Config.MinBackoff, tr.Config.MaxBackoff = time.Hour, time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	alerts := []*alert.Alert{decode(t, alertJSON("a", eip, 48155, remote, 443, t0+10))}
-	for i := range 50 { // on egresses nothing is written to
-		alerts = append(alerts, decode(t, alertJSON(fmt.Sprint("o", i), fmt.Sprint("47.100.2.", i+1), 1000+i, remote, 443, t0+10)))
-	}
 	done := make(chan []alert.Result)
 	go func() { done <- tr.Trace(ctx, alerts) }()
 	time.Sleep(300 * time.Millisecond) // the first full look is over
 	before := getCalls(t)
-	if err := st.Write(context.Background(), []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)}); err != nil {
+	if err := st.Write(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for the concerned alert's answer to be looked up, then stop.
@@ -176,13 +175,26 @@ func TestWakeUpLooksUpOnlyTheAlertsItConcerns(t *testing.T) {
 	woken := getCalls(t) - before
 	cancel()
 	rs := <-done
-	if rs[0].Status != alert.Traced {
-		t.Fatalf("woken alert: %s %s", rs[0].Status, rs[0].Reason)
-	}
 	for _, r := range rs[1:] {
 		if r.Status != alert.Untraced {
 			t.Fatalf("alert %s: %s %s", r.AlertID, r.Status, r.Reason)
 		}
+	}
+	t.Logf("the wake-up issued %d GETs", woken)
+	return rs, woken
+}
+
+// A wake-up looks up only the alerts whose egress was written: the other
+// alerts of the batch are not looked up again until their backoff step.
+func TestWakeUpLooksUpOnlyTheAlertsItConcerns(t *testing.T) {
+	tr, st := tracer(t, time.Hour)
+	alerts := []*alert.Alert{decode(t, alertJSON("a", eip, 48155, remote, 443, t0+10))}
+	for i := range 50 { // on egresses nothing is written to
+		alerts = append(alerts, decode(t, alertJSON(fmt.Sprint("o", i), fmt.Sprint("47.100.2.", i+1), 1000+i, remote, 443, t0+10)))
+	}
+	rs, woken := wakeUp(t, tr, st, alerts, []mapping.Mapping{rec(eip, "172.16.20.21", 48155, t0, t0+600)})
+	if rs[0].Status != alert.Traced {
+		t.Fatalf("woken alert: %s %s", rs[0].Status, rs[0].Reason)
 	}
 	// A look at all 51 alerts reads at least one count per alert and
 	// orientation; the woken look reads only the one alert's buckets.
@@ -197,9 +209,6 @@ func TestWakeUpLooksUpOnlyTheAlertsItConcerns(t *testing.T) {
 // reads all 51 alerts' buckets: hundreds of GETs.
 func TestWakeUpOnASharedEgressLooksUpOnlyItsTuples(t *testing.T) {
 	tr, st := tracer(t, time.Hour)
-	tr.Config.MinBackoff, tr.Config.MaxBackoff = time.Hour, time.Hour
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	// A busy EIP: its bucket holds thousands of other sessions, so that
 	// each tuple has a slot of its own to read.
 	var busy []mapping.Mapping
@@ -213,32 +222,11 @@ func TestWakeUpOnASharedEgressLooksUpOnlyItsTuples(t *testing.T) {
 	for i := range 51 {
 		alerts = append(alerts, decode(t, alertJSON(fmt.Sprint("a", i), eip, 40000+i, remote, 443, t0+10)))
 	}
-	done := make(chan []alert.Result)
-	go func() { done <- tr.Trace(ctx, alerts) }()
-	time.Sleep(300 * time.Millisecond) // the first full look is over
-	before := getCalls(t)
 	// Another tuple of the EIP (no alert waits on it) and alert a0's.
-	batch := []mapping.Mapping{rec(eip, "172.16.20.22", 39999, t0, t0+600), rec(eip, "172.16.20.21", 40000, t0, t0+600)}
-	if err := st.Write(context.Background(), batch); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for getCalls(t)-before < 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond)
-	woken := getCalls(t) - before
-	cancel()
-	rs := <-done
+	rs, woken := wakeUp(t, tr, st, alerts, []mapping.Mapping{rec(eip, "172.16.20.22", 39999, t0, t0+600), rec(eip, "172.16.20.21", 40000, t0, t0+600)})
 	if rs[0].Status != alert.Traced || rs[0].Asset.PrivateIP != "172.16.20.21" {
 		t.Fatalf("woken alert: %s %s %+v", rs[0].Status, rs[0].Reason, rs[0].Asset)
 	}
-	for _, r := range rs[1:] {
-		if r.Status != alert.Untraced {
-			t.Fatalf("alert %s: %s %s", r.AlertID, r.Status, r.Reason)
-		}
-	}
-	t.Logf("the wake-up issued %d GETs", woken)
 	if woken == 0 || woken > 30 {
 		t.Fatalf("the wake-up issued %d GETs; a look at all 51 alerts of the EIP issues hundreds", woken)
 	}
