@@ -161,9 +161,40 @@ func (c *Cluster) Stop() {
 // StartCluster starts n masters (no replicas), joins them with
 // redis-cli --cluster create and waits until the cluster serves all slots.
 func StartCluster(ctx context.Context, n int) (*Cluster, error) {
+	c, err := createCluster(ctx, n, 0, "cluster-node-timeout 5000")
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitOK(ctx, func(addr string) *redis.Options { return &redis.Options{Addr: addr} }); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// waitOK waits (20 s at most) until every node, reached with opts, says
+// cluster_state:ok.
+func (c *Cluster) waitOK(ctx context.Context, opts func(addr string) *redis.Options) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := c.everyNodeOK(ctx, opts)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster did not reach cluster_state:ok: %v %s", err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// createCluster starts nodes redis-servers with the cluster enabled (and
+// conf), and joins them with redis-cli --cluster create, giving each master
+// replicas replicas. The caller waits for the state it needs.
+func createCluster(ctx context.Context, nodes, replicas int, conf ...string) (*Cluster, error) {
 	c := &Cluster{}
-	for i := 0; i < n; i++ {
-		s, err := Start(ctx, "cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 5000")
+	for i := 0; i < nodes; i++ {
+		s, err := Start(ctx, append([]string{"cluster-enabled yes", "cluster-config-file nodes.conf"}, conf...)...)
 		if err != nil {
 			c.Stop()
 			return nil, err
@@ -173,23 +204,12 @@ func StartCluster(ctx context.Context, n int) (*Cluster, error) {
 	server, _ := Binary()
 	cli := filepath.Join(filepath.Dir(server), "redis-cli")
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		info, err := c.everyNodeOK(ctx, func(addr string) *redis.Options { return &redis.Options{Addr: addr} })
-		if err == nil {
-			return c, nil
-		}
-		if time.Now().After(deadline) {
-			c.Stop()
-			return nil, fmt.Errorf("cluster did not reach cluster_state:ok: %v %s", err, info)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return c, nil
 }
 
 // everyNodeOK asks every node for CLUSTER INFO: the cluster is ready only

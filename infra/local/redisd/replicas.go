@@ -3,8 +3,6 @@ package redisd
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,23 +15,10 @@ import (
 // (with AOF), joins them and waits until the cluster serves all slots. A
 // master that stops answering for nodeTimeout is failed over to its replica.
 func StartClusterWithReplicas(ctx context.Context, masters int, nodeTimeout time.Duration) (*Cluster, error) {
-	c := &Cluster{}
-	for i := 0; i < 2*masters; i++ {
-		s, err := Start(ctx, "cluster-enabled yes", "cluster-config-file nodes.conf",
-			"cluster-node-timeout "+strconv.Itoa(int(nodeTimeout.Milliseconds())), "appendonly yes")
-		if err != nil {
-			c.Stop()
-			return nil, err
-		}
-		c.Nodes = append(c.Nodes, s)
-	}
-	server, _ := Binary()
-	cli := filepath.Join(filepath.Dir(server), "redis-cli")
-	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		c.Stop()
-		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
+	c, err := createCluster(ctx, 2*masters, 1,
+		"cluster-node-timeout "+strconv.Itoa(int(nodeTimeout.Milliseconds())), "appendonly yes")
+	if err != nil {
+		return nil, err
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

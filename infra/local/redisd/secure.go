@@ -164,20 +164,13 @@ func StartSecureCluster(ctx context.Context, sec Secure, n int) (*SecureCluster,
 		c.Stop()
 		return nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		info, err := c.everyNodeOK(ctx, func(addr string) *redis.Options {
-			return &redis.Options{Addr: addr, Password: sec.AdminPassword, TLSConfig: &tls.Config{RootCAs: certs.pool, MinVersion: tls.VersionTLS12}}
-		})
-		if err == nil {
-			return c, nil
-		}
-		if time.Now().After(deadline) {
-			c.Stop()
-			return nil, fmt.Errorf("cluster did not reach cluster_state:ok: %v %s", err, info)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := c.waitOK(ctx, func(addr string) *redis.Options {
+		return &redis.Options{Addr: addr, Password: sec.AdminPassword, TLSConfig: &tls.Config{RootCAs: certs.pool, MinVersion: tls.VersionTLS12}}
+	}); err != nil {
+		c.Stop()
+		return nil, err
 	}
+	return c, nil
 }
 
 // URL is the REDIS_URL of the limited user: rediss://user:password@host/0.
