@@ -289,15 +289,9 @@ func keyLen(flags byte) int {
 }
 
 // eachEntry calls fn with the bytes and the decoded mapping of every entry
-// in a slot string; it stops at the first corrupt entry.
+// in a slot string; it stops at the first corrupt entry. It decodes every
+// entry: the reference that scanEntries is tested against.
 func eachEntry(b []byte, fn func(entry []byte, m mapping.Mapping)) error {
-	return scanEntries(b, nil, fn)
-}
-
-// scanEntries is eachEntry for the entries whose key part keep accepts (all
-// when keep is nil): the others are only checked, not decoded, so that a
-// slot stops at the same corrupt entry whichever entries are kept.
-func scanEntries(b []byte, keep func(field []byte) bool, fn func(entry []byte, m mapping.Mapping)) error {
 	for len(b) > 0 {
 		n := int(b[0])
 		if n == 0 || len(b) < 1+n {
@@ -309,12 +303,6 @@ func scanEntries(b []byte, keep func(field []byte) bool, fn func(entry []byte, m
 		if k >= len(e) {
 			return errCorrupt
 		}
-		if keep != nil && !keep(e[:k]) {
-			if !validValue(e[k:]) {
-				return errCorrupt
-			}
-			continue
-		}
 		m, err := decodeEntry(e[:k], e[k:])
 		if err != nil {
 			return err
@@ -322,6 +310,54 @@ func scanEntries(b []byte, keep func(field []byte) bool, fn func(entry []byte, m
 		fn(e, m)
 	}
 	return nil
+}
+
+// scanEntries is eachEntry for the entries whose key part keep accepts (all
+// when keep is nil): the others are only checked, not decoded, so that a
+// slot stops at the same corrupt entry whichever entries are kept.
+func scanEntries(b []byte, keep func(field []byte) bool, fn func(entry []byte, m mapping.Mapping)) error {
+	n := validPrefix(b)
+	scanValid(b[:n], keep, fn)
+	if n < len(b) {
+		return errCorrupt
+	}
+	return nil
+}
+
+// validPrefix is the length of the run of well-formed entries a slot string
+// starts with: what a reader keeps of a slot with a corrupt tail. A slot
+// read for many queries is checked once, then scanned by each (scanValid).
+func validPrefix(b []byte) int {
+	at := 0
+	for at < len(b) {
+		n := int(b[at])
+		if n == 0 || len(b)-at < 1+n {
+			break
+		}
+		e := b[at+1 : at+1+n]
+		if k := keyLen(e[0]); k >= len(e) || !validValue(e[k:]) {
+			break
+		}
+		at += 1 + n
+	}
+	return at
+}
+
+// scanValid decodes the entries of a valid prefix (see validPrefix) whose
+// key part keep accepts, and calls fn with each.
+func scanValid(b []byte, keep func(field []byte) bool, fn func(entry []byte, m mapping.Mapping)) {
+	for len(b) > 0 {
+		n := int(b[0])
+		e := b[1 : 1+n]
+		b = b[1+n:]
+		k := keyLen(e[0])
+		if keep != nil && !keep(e[:k]) {
+			continue
+		}
+		if m, err := decodeEntry(e[:k], e[k:]); err == nil {
+			fn(e, m)
+		}
+	}
 }
 
 // decodeEntry rebuilds a mapping (without the egress and its metadata) from

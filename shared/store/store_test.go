@@ -236,3 +236,43 @@ func TestRedisDownIsAnError(t *testing.T) {
 		t.Fatal("lookup on a dead Redis succeeded")
 	}
 }
+
+// An egress the address book does not list is still found when the store
+// has its records (logs of an asset not onboarded yet); one without
+// records costs its metadata read only, no bucket read.
+func TestUnlistedEgress(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	if err := s.Write(ctx, []mapping.Mapping{nat("172.16.20.21", 48155, t0, t0+600)}); err != nil {
+		t.Fatal(err)
+	}
+	q := query(48155, t0+300)
+	q.Unlisted = true
+	hits, err := s.Lookup(ctx, []store.Query{q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := privates(hits[0]); len(got) != 1 || got[0] != "172.16.20.21:40000" {
+		t.Fatalf("unlisted egress with records: got %v", got)
+	}
+
+	var qs []store.Query
+	for i := range 100 {
+		q := query(48155, t0+300)
+		q.Egress = []mapping.Egress{{Addr: netip.AddrFrom4([4]byte{106, 12, 0, byte(i)})}}
+		q.Unlisted = true
+		qs = append(qs, q)
+	}
+	before := redisd.MustCalls(t, rdb, "get")
+	if hits, err = s.Lookup(ctx, qs); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hits {
+		if len(h) != 0 {
+			t.Fatalf("query %d: %v for an egress without records", i, privates(h))
+		}
+	}
+	if n := redisd.MustCalls(t, rdb, "get") - before; n != 0 {
+		t.Fatalf("%d GETs for 100 unlisted egresses without records, want none", n)
+	}
+}

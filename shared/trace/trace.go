@@ -516,7 +516,8 @@ func (t *Tracer) plan(ctx context.Context, i int, a *alert.Alert, cfg Config) (*
 			stored = append(stored, e.StoredAs()[1:]...)
 		}
 		p.sides = append(p.sides, side{public: o.public, entries: entries, query: store.Query{
-			Egress: stored, Proto: a.Tuple.Proto, Port: o.public.Port, Peer: o.peer,
+			Egress: stored, Unlisted: t.Book != nil && len(known[k]) == 0,
+			Proto: a.Tuple.Proto, Port: o.public.Port, Peer: o.peer,
 			At: a.Time.Unix(), Skew: int64(cfg.Skew / time.Second),
 			Portless: a.Tuple.Proto == tuple.TCP && (a.AssetType == 0 || a.AssetType == mapping.KindALB),
 		}})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,17 +161,17 @@ func wakeUp(t *testing.T, tr *trace.Tracer, st *store.Store, alerts []*alert.Ale
 	done := make(chan []alert.Result)
 	go func() { done <- tr.Trace(ctx, alerts) }()
 	time.Sleep(300 * time.Millisecond) // the first full look is over
-	before := getCalls(t)
+	before := redisd.MustCalls(t, rdb, "get")
 	if err := st.Write(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for the concerned alert's answer to be looked up, then stop.
 	deadline := time.Now().Add(20 * time.Second)
-	for getCalls(t)-before < 1 && time.Now().Before(deadline) {
+	for redisd.MustCalls(t, rdb, "get")-before < 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond)
-	woken := getCalls(t) - before
+	woken := redisd.MustCalls(t, rdb, "get") - before
 	cancel()
 	rs := <-done
 	for _, r := range rs[1:] {
@@ -230,22 +229,6 @@ func TestWakeUpOnASharedEgressLooksUpOnlyItsTuples(t *testing.T) {
 	if woken == 0 || woken > 30 {
 		t.Fatalf("the wake-up issued %d GETs; a look at all 51 alerts of the EIP issues hundreds", woken)
 	}
-}
-
-// getCalls is how many GETs the server has run so far.
-func getCalls(t *testing.T) int64 {
-	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_get:calls="); ok {
-			n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 func TestDeadlineBoundsTheWait(t *testing.T) {

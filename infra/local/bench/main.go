@@ -77,11 +77,19 @@ func main() {
 	flag.IntVar(&latePending, "pending", 10_000, "pending alerts in the late-resolution figures")
 	flag.BoolVar(&lateOnly, "late-only", false, "only the late-resolution figures")
 	flag.BoolVar(&ingestOnly, "ingest-only", false, "only the SLS read figures: read + parse, the pull ceilings and ingest end to end")
+	child := flag.String("batch-child", "", "internal: trace the batches of the batch figure against the redis-server at this address, print the median")
 	flag.Parse()
 	profile = *cpuprofile
 	// As s.yaml sets GOGC=400 for the functions.
 	debug.SetGCPercent(400)
 	ctx := context.Background()
+	if *child != "" {
+		if err := batchChild(ctx, *child, *records, *alerts); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, *records, *naive, *e2e, *alerts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -130,7 +138,7 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		if _, err := ensureWritten(ctx, rdb, gen); err != nil {
 			return err
 		}
-		batch, err := batchLookups(ctx, rdb, gen, alerts)
+		batch, err := batchMedian(ctx, rdb, gen, alerts)
 		if err != nil {
 			return err
 		}
@@ -218,7 +226,7 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 	r.add("trace p50, mapping present, in process", lat.p50, "ms", "")
 	r.add("trace p99, mapping present, in process", lat.p99, "ms", "")
 
-	batch, err := batchLookups(ctx, rdb, gen, alerts)
+	batch, err := batchMedian(ctx, rdb, gen, alerts)
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
+	"github.com/ndrtrace/ndrtrace/shared/store"
 )
 
 // BenchmarkBatchTrace is `make bench`'s batch figure alone: one batch of
@@ -26,14 +28,19 @@ func BenchmarkBatchTrace(b *testing.B) {
 	if _, err := ensureWritten(ctx, rdb, g); err != nil {
 		b.Fatal(err)
 	}
+	tr, err := tracer(ctx, rdb, store.New(rdb, time.Hour), g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	as := batchAlerts(g, 10_000)
 	b.ResetTimer()
 	var rates []float64
 	for range b.N {
-		f, err := batchLookups(ctx, rdb, g, 10_000)
+		f, err := batchLookups(ctx, rdb, tr, as)
 		if err != nil {
 			b.Fatal(err)
 		}
-		rates = append(rates, f.rate)
+		rates = append(rates, f.Rate)
 	}
 	b.ReportMetric(median(rates), "alerts/s")
 }

@@ -230,3 +230,30 @@ func (c *Cluster) everyNodeOK(ctx context.Context, opts func(addr string) *redis
 	}
 	return "", nil
 }
+
+// Calls is how many times the server of rdb has run a command (lower case,
+// as INFO commandstats names it: "get"), so that a test can count the
+// reads a code path issues.
+func Calls(ctx context.Context, rdb *redis.Client, command string) (int64, error) {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, fmt.Errorf("read command stats: %w", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+command+":calls="); ok {
+			n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+			return n, nil
+		}
+	}
+	return 0, nil // never run
+}
+
+// MustCalls is Calls for a test, which it fails on error.
+func MustCalls(t testing.TB, rdb *redis.Client, command string) int64 {
+	t.Helper()
+	n, err := Calls(context.Background(), rdb, command)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
