@@ -66,30 +66,39 @@ func (inv *Inventory) Prefetch(ctx context.Context, addrs []netip.Addr) error {
 func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled bool) (entries [][]entry, filled bool, err error) {
 	memo := trace.BatchMemo(ctx)
 	entries = make([][]entry, len(addrs))
-	pipe := inv.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(addrs))
+	// Within a batch, most reads find everything in the memo: the pipeline
+	// is made only when something is to be read.
+	var pipe redis.Pipeliner
+	queue := func() redis.Pipeliner {
+		if pipe == nil {
+			pipe = inv.rdb.Pipeline()
+		}
+		return pipe
+	}
+	var cmds []*redis.MapStringStringCmd
 	var filledCmd *redis.StringCmd
-	queued := 0
 	for i, ad := range addrs {
 		ad = ad.Unmap()
+		key := ipKey(ad)
 		if memo != nil {
-			if h, ok := memo.Load(ipKey(ad)); ok {
+			if h, ok := memo.Load(key); ok {
 				entries[i] = h.([]entry)
 				continue
 			}
 		}
-		cmds[i] = pipe.HGetAll(ctx, ipKey(ad))
-		queued++
+		if cmds == nil {
+			cmds = make([]*redis.MapStringStringCmd, len(addrs))
+		}
+		cmds[i] = queue().HGetAll(ctx, key)
 	}
 	if wantFilled {
 		if v, ok := memoLoad(memo, keyFilled); ok {
 			filled = v.(bool)
 		} else {
-			filledCmd = pipe.Get(ctx, keyFilled)
-			queued++
+			filledCmd = queue().Get(ctx, keyFilled)
 		}
 	}
-	if queued == 0 {
+	if pipe == nil {
 		return entries, filled, nil
 	}
 	if err := store.Exec(ctx, inv.rdb, pipe); err != nil {

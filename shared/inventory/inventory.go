@@ -214,7 +214,10 @@ func New(rdb redis.UniversalClient) *Inventory { return &Inventory{rdb: rdb} }
 
 func assetKey(ref string) string { return prefAsset + ref }
 
-func ipKey(a netip.Addr) string { return prefIP + a.Unmap().String() }
+func ipKey(a netip.Addr) string {
+	var b [64]byte // on the stack: the key is the only allocation
+	return string(a.Unmap().AppendTo(append(b[:0], prefIP...)))
+}
 
 func regionKey(account, region string) string { return prefRegion + account + ":" + region }
 

@@ -566,39 +566,38 @@ type Hit struct {
 // turn out to have records). Any command that fails fails the lookup: a
 // slot that could not be read must not pass for an empty one.
 func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
-	p := planLookup(qs)
-	if len(p.buckets) == 0 {
-		return make([][]Hit, len(qs)), nil
+	if len(qs) == 0 {
+		return nil, nil
 	}
+	p := planLookup(qs)
 	var kb []byte
-	counts := make([]*redis.StringCmd, len(p.buckets))
-	metas := make(map[mapping.Egress]*redis.MapStringStringCmd)
-	var cmds []redis.Cmder
-	for i, b := range p.buckets {
-		if b.listed {
-			counts[i] = redis.NewStringCmd(ctx, "get", countKey(kb, b.egress, b.bucket))
+	metas := make([]*redis.MapStringStringCmd, len(p.egresses))
+	cmds := make([]redis.Cmder, 0, len(p.buckets)+len(p.egresses))
+	for i, e := range p.egresses {
+		metas[i] = redis.NewMapStringStringCmd(ctx, "hgetall", metaKey(kb, e))
+		cmds = append(cmds, metas[i])
+	}
+	var counts []*redis.StringCmd
+	readCounts := func() {
+		for i := len(counts); i < len(p.buckets); i++ {
+			b := p.buckets[i]
+			counts = append(counts, redis.NewStringCmd(ctx, "get", countKey(kb, p.egresses[b.egress], b.bucket)))
 			cmds = append(cmds, counts[i])
 		}
-		if _, ok := metas[b.egress]; !ok {
-			metas[b.egress] = redis.NewMapStringStringCmd(ctx, "hgetall", metaKey(kb, b.egress))
-			cmds = append(cmds, metas[b.egress])
-		}
 	}
+	readCounts()
 	if err := ExecCmds(ctx, s.rdb, cmds); err != nil {
 		return nil, fmt.Errorf("read %d bucket counts: %w", len(counts), err)
 	}
 	// Every write sets its egress's metadata, which lives at least as long
 	// as the records: an unlisted egress without it has none.
+	p.addUnlisted(qs, func(egress int32) bool { return len(metas[egress].Val()) > 0 })
 	cmds = cmds[:0]
-	for i, b := range p.buckets {
-		if !b.listed && len(metas[b.egress].Val()) > 0 {
-			counts[i] = redis.NewStringCmd(ctx, "get", countKey(kb, b.egress, b.bucket))
-			cmds = append(cmds, counts[i])
-		}
-	}
+	readCounts()
 	if err := ExecCmds(ctx, s.rdb, cmds); err != nil {
 		return nil, fmt.Errorf("read the bucket counts of unlisted egresses: %w", err)
 	}
+	p.index()
 
 	// Round 2: at every level up to each bucket's, the slot of each peer
 	// form the query accepts. A slot shared by several queries is read once.
@@ -612,19 +611,16 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		slot   uint32
 	}
 	probes := make([][]slotRead, len(qs))
-	index := make(map[slotAt]int32)
-	var reads []*redis.StringCmd
+	index := make(map[slotAt]int32, 2*len(qs))
+	reads := make([]*redis.StringCmd, 0, 2*len(qs))
 	cmds = cmds[:0]
 	for i, b := range p.buckets {
-		if counts[i] == nil {
-			continue
-		}
 		n, err := counts[i].Int64()
 		if err != nil {
 			continue // redis.Nil: no records in this bucket
 		}
 		top := levelFor(n)
-		for _, u := range b.users {
+		for _, u := range p.usersOf(i) {
 			q := &qs[u]
 			for level := 0; level <= top; level++ {
 				for _, peer := range q.peers() {
@@ -633,7 +629,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 					if !ok {
 						r = int32(len(reads))
 						index[at] = r
-						reads = append(reads, redis.NewStringCmd(ctx, "get", slotKey(kb, b.egress, b.bucket, level, at.slot)))
+						reads = append(reads, redis.NewStringCmd(ctx, "get", slotKey(kb, p.egresses[b.egress], b.bucket, level, at.slot)))
 						cmds = append(cmds, reads[r])
 					}
 					if !slices.Contains(probes[u], slotRead{r, int32(i)}) {
@@ -660,8 +656,8 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		var seen map[string]bool
 		for _, pr := range probes[i] {
 			raw := reads[pr.slot].Val() // "" when the slot is empty
-			e := p.buckets[pr.bucket].egress
-			meta := metas[e].Val()
+			b := p.buckets[pr.bucket]
+			e, meta := p.egresses[b.egress], metas[b.egress].Val()
 			// Entries of other tuples are skipped undecoded.
 			scanValid(unsafe.Slice(unsafe.StringData(raw), valid[pr.slot]), pb.may, func(entry []byte, m mapping.Mapping) {
 				// Only a byte-identical entry is the same record again (a
@@ -687,44 +683,109 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	return out, nil
 }
 
-// lookupPlan lists the buckets a batch of queries reads, each once, with
-// the queries that read it.
+// lookupPlan lists the egresses and buckets a batch of queries reads, each
+// once, with the queries that read each bucket. The egresses an address
+// book does not list (Query.Unlisted) get their buckets only once their
+// metadata shows they have records (addUnlisted): most never do, and their
+// buckets were most of a batch's plan.
 type lookupPlan struct {
-	buckets []planned
+	egresses []mapping.Egress
+	buckets  []planned
+	byKey    map[bucketKey]int32 // index into buckets
+	uses     []bucketUse
+	last     []int32     // the last query to use each bucket
+	unlisted []bucketUse // (egress, query) pairs for addUnlisted
+	// users holds the queries of each bucket, bucket after bucket: those
+	// of buckets[i] are users[starts[i]:starts[i+1]] (set by index). One
+	// array for all: a slice per bucket was a fifth of a large lookup.
+	users  []int32
+	starts []int32
 }
 
 type planned struct {
-	egress mapping.Egress
+	egress int32 // index into egresses
 	bucket int64
-	users  []int // indexes of the queries
-	listed bool  // some user's address book lists the egress
 }
 
-// planLookup finds, for every query and egress, the buckets its time can
-// fall in: a record is indexed under its start bucket and every MaxSpan
-// after, so a record covering At started at most MaxSpan before it.
-func planLookup(qs []Query) lookupPlan {
-	var p lookupPlan
-	index := make(map[groupKey]int)
-	for i, q := range qs {
+type bucketKey struct {
+	egress int32
+	bucket int64
+}
+
+type bucketUse struct{ at, query int32 }
+
+// usersOf are the indexes of the queries that read bucket i.
+func (p *lookupPlan) usersOf(i int) []int32 { return p.users[p.starts[i]:p.starts[i+1]] }
+
+// planLookup interns every query's egresses and plans the buckets of the
+// listed ones.
+func planLookup(qs []Query) *lookupPlan {
+	p := &lookupPlan{byKey: make(map[bucketKey]int32)}
+	egresses := make(map[mapping.Egress]int32)
+	for i := range qs {
+		q := &qs[i]
 		for k, e := range q.Egress {
-			for b := bucketOf(q.At - q.Skew - MaxSpan); b <= bucketOf(q.At+q.Skew); b++ {
-				key := groupKey{e, b}
-				at, ok := index[key]
-				if !ok {
-					at = len(p.buckets)
-					index[key] = at
-					p.buckets = append(p.buckets, planned{egress: e, bucket: b})
-				}
-				pb := &p.buckets[at]
-				if u := pb.users; len(u) == 0 || u[len(u)-1] != i {
-					pb.users = append(u, i)
-				}
-				pb.listed = pb.listed || k > 0 || !q.Unlisted
+			ei, ok := egresses[e]
+			if !ok {
+				ei = int32(len(p.egresses))
+				egresses[e] = ei
+				p.egresses = append(p.egresses, e)
 			}
+			if k == 0 && q.Unlisted {
+				p.unlisted = append(p.unlisted, bucketUse{ei, int32(i)})
+				continue
+			}
+			p.add(q, int32(i), ei)
 		}
 	}
 	return p
+}
+
+// addUnlisted plans the buckets of the unlisted egresses that have records
+// (has).
+func (p *lookupPlan) addUnlisted(qs []Query, has func(egress int32) bool) {
+	for _, u := range p.unlisted {
+		if has(u.at) {
+			p.add(&qs[u.query], u.query, u.at)
+		}
+	}
+}
+
+// add plans the buckets query i's time can fall in under one egress: a
+// record is indexed under its start bucket and every MaxSpan after, so a
+// record covering At started at most MaxSpan before it.
+func (p *lookupPlan) add(q *Query, i, egress int32) {
+	for b := bucketOf(q.At - q.Skew - MaxSpan); b <= bucketOf(q.At+q.Skew); b++ {
+		key := bucketKey{egress, b}
+		at, ok := p.byKey[key]
+		if !ok {
+			at = int32(len(p.buckets))
+			p.byKey[key] = at
+			p.buckets = append(p.buckets, planned{egress: egress, bucket: b})
+			p.last = append(p.last, i)
+		} else if p.last[at] == i {
+			continue // an egress listed twice is read once
+		}
+		p.last[at] = i
+		p.uses = append(p.uses, bucketUse{at, i})
+	}
+}
+
+// index lays the uses out bucket by bucket (a counting sort).
+func (p *lookupPlan) index() {
+	p.starts = make([]int32, len(p.buckets)+1)
+	for _, u := range p.uses {
+		p.starts[u.at+1]++
+	}
+	for i := range p.buckets {
+		p.starts[i+1] += p.starts[i]
+	}
+	p.users = make([]int32, len(p.uses))
+	fill := append([]int32(nil), p.starts[:len(p.buckets)]...)
+	for _, u := range p.uses {
+		p.users[fill[u.at]] = u.query
+		fill[u.at]++
+	}
 }
 
 // peers are the forms of the peer a query's records may be stored under.

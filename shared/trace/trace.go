@@ -232,7 +232,11 @@ const lastLook = time.Second
 // covered). An alert whose lookup failed keeps waiting, with the failure
 // kept: if no later look succeeds, it is answered error.
 func (t *Tracer) look(ctx context.Context, due []*pending, results []alert.Result, waited int64) {
-	var qs []store.Query
+	n := 0
+	for _, p := range due {
+		n += len(p.sides)
+	}
+	qs := make([]store.Query, 0, n)
 	for _, p := range due {
 		for _, s := range p.sides {
 			qs = append(qs, s.query)
