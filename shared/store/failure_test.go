@@ -229,3 +229,35 @@ func TestServerRestartBetweenBatches(t *testing.T) {
 		}
 	}
 }
+
+// ExecCmds splits commands into pipelines run side by side: every command
+// still runs and is checked, and one that fails in any of them (here a GET
+// of a hash, deep in the third pipeline) fails the whole.
+func TestExecCmdsChecksEveryPipeline(t *testing.T) {
+	ctx := context.Background()
+	fresh(t)
+	if err := rdb.HSet(ctx, "ndr:test:hash", "f", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500 // three pipelines of at most 512
+	cmds := make([]redis.Cmder, n)
+	for i := range cmds {
+		cmds[i] = redis.NewIntCmd(ctx, "incr", fmt.Sprintf("ndr:test:%d", i))
+	}
+	if err := store.ExecCmds(ctx, rdb, cmds); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cmds {
+		if v := c.(*redis.IntCmd).Val(); v != 1 {
+			t.Fatalf("command %d: %d, want 1", i, v)
+		}
+	}
+	cmds[1300] = redis.NewStringCmd(ctx, "get", "ndr:test:hash")
+	err := store.ExecCmds(ctx, rdb, cmds)
+	if err == nil || !strings.Contains(err.Error(), "WRONGTYPE") || !strings.Contains(err.Error(), "1 of 1500 commands failed") {
+		t.Fatalf("a failed command in the third pipeline: %v", err)
+	}
+	if v := rdb.Get(ctx, "ndr:test:1499").Val(); v != "2" {
+		t.Fatalf("the last command ran %s times, want 2", v)
+	}
+}
