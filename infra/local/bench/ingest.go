@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -19,6 +22,7 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/ingest"
 	"github.com/ndrtrace/ndrtrace/shared/mapping"
 	"github.com/ndrtrace/ndrtrace/shared/natlog"
+	"github.com/ndrtrace/ndrtrace/shared/slslog"
 	"github.com/ndrtrace/ndrtrace/shared/store"
 )
 
@@ -66,14 +70,20 @@ func redisCeiling(ctx context.Context, addr string) (float64, error) {
 // nat-ingest uses (parsing one batch while the previous one is written),
 // minus SLS.
 func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (float64, error) {
-	if err := rdb.FlushAll(ctx).Err(); err != nil {
-		return 0, err
-	}
-	b := &ingest.Batcher{Store: store.New(rdb, time.Hour), Parse: natlog.Parse}
 	lg, err := g.rawGroup()
 	if err != nil {
 		return 0, err
 	}
+	return storeOnly(ctx, rdb, &lg, len(g.records))
+}
+
+// storeOnly is ingestStoreOnly over records already rendered as the log
+// group SLS would send; n is how many it holds.
+func storeOnly(ctx context.Context, rdb *redis.Client, lg *slslog.Group, n int) (float64, error) {
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		return 0, err
+	}
+	b := &ingest.Batcher{Store: store.New(rdb, time.Hour), Parse: natlog.Parse}
 	if profile != "" && !batchOnly {
 		f, err := os.Create(profile)
 		if err != nil {
@@ -84,7 +94,7 @@ func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (floa
 	}
 	cpu0 := redisCPU(ctx, rdb)
 	start := time.Now()
-	if err := b.Add(ctx, &lg); err != nil {
+	if err := b.Add(ctx, lg); err != nil {
 		return 0, err
 	}
 	if err := b.Flush(ctx); err != nil {
@@ -92,10 +102,102 @@ func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (floa
 	}
 	el := time.Since(start)
 	lastRedisCPU = (redisCPU(ctx, rdb) - cpu0) / el.Seconds()
-	if s := b.Summary(); s.Mappings != len(g.records) {
-		return 0, fmt.Errorf("wrote %d of %d records: %v", s.Mappings, len(g.records), s.Rejected)
+	if s := b.Summary(); s.Mappings != n {
+		return 0, fmt.Errorf("wrote %d of %d records: %v", s.Mappings, n, s.Rejected)
 	}
-	return float64(len(g.records)) / el.Seconds(), nil
+	return float64(n) / el.Seconds(), nil
+}
+
+// storeRounds runs the store-only rounds in a process of its own, as
+// nat-ingest runs: it holds the pulled log group and its batches, not the
+// million generated records this one holds, whose garbage collection
+// (marking ~15M strings) was a sixth of the store-only CPU. The process
+// stays up between rounds, as a warm instance does.
+type storeRounds struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+type storeRound struct {
+	Rate, RedisBusy float64
+	Err             string
+}
+
+func startStoreRounds(ctx context.Context, addr string, records int) (*storeRounds, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-store-child", addr, "-records", strconv.Itoa(records)}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile) // the child profiles its first round
+		profile = ""
+	}
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &storeRounds{cmd: cmd, in: in, out: bufio.NewScanner(out)}, nil
+}
+
+// run runs one round and returns its records per second.
+func (s *storeRounds) run() (float64, error) {
+	if _, err := io.WriteString(s.in, "run\n"); err != nil {
+		return 0, fmt.Errorf("store-only round: %w", err)
+	}
+	if !s.out.Scan() {
+		return 0, fmt.Errorf("store-only round: no answer: %v", s.out.Err())
+	}
+	var r storeRound
+	if err := json.Unmarshal(s.out.Bytes(), &r); err != nil {
+		return 0, fmt.Errorf("store-only round: %w: %q", err, s.out.Bytes())
+	}
+	if r.Err != "" {
+		return 0, fmt.Errorf("store-only round: %s", r.Err)
+	}
+	lastRedisCPU = r.RedisBusy
+	return r.Rate, nil
+}
+
+func (s *storeRounds) stop() {
+	s.in.Close()
+	s.cmd.Wait()
+}
+
+// storeChild is the process startStoreRounds starts: it renders the
+// records once, lets the generator go, then runs a round for each line
+// it reads and answers each with a JSON line.
+func storeChild(ctx context.Context, addr string, records int) error {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 32}) // as config.Redis sizes it
+	defer rdb.Close()
+	lg, err := newGenerator(records).rawGroup()
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	in := bufio.NewScanner(os.Stdin)
+	enc := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		v, err := storeOnly(ctx, rdb, &lg, records)
+		r := storeRound{Rate: v, RedisBusy: lastRedisCPU}
+		if err != nil {
+			r.Err = err.Error()
+		}
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return in.Err()
 }
 
 type memFigure struct {

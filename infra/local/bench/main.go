@@ -78,11 +78,19 @@ func main() {
 	flag.BoolVar(&lateOnly, "late-only", false, "only the late-resolution figures")
 	flag.BoolVar(&ingestOnly, "ingest-only", false, "only the SLS read figures: read + parse, the pull ceilings and ingest end to end")
 	child := flag.String("batch-child", "", "internal: trace the batches of the batch figure against the redis-server at this address, print the median")
+	storeChildAddr := flag.String("store-child", "", "internal: run a store-only round against the redis-server at this address for each line read, print each")
 	flag.Parse()
 	profile = *cpuprofile
 	// As s.yaml sets GOGC=400 for the functions.
 	debug.SetGCPercent(400)
 	ctx := context.Background()
+	if *storeChildAddr != "" {
+		if err := storeChild(ctx, *storeChildAddr, *records); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *child != "" {
 		if err := batchChild(ctx, *child, *records, *alerts); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -147,6 +155,12 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		return nil
 	}
 	var ceilings, runs, busy []float64
+	var rounds *storeRounds
+	if !ingestOnly {
+		if rounds, err = startStoreRounds(ctx, srv.Addr, records); err != nil {
+			return err
+		}
+	}
 	for range 3 {
 		if ingestOnly {
 			break
@@ -155,7 +169,7 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		if err != nil {
 			return err
 		}
-		v, err := ingestStoreOnly(ctx, rdb, gen)
+		v, err := rounds.run()
 		if err != nil {
 			return err
 		}
@@ -185,6 +199,7 @@ func run(ctx context.Context, records, naiveN, e2eN, alerts int) error {
 		r.print()
 		return nil
 	}
+	rounds.stop()
 	ceiling, storeOnly := median(ceilings), median(runs)
 	r.add("ceiling: redis-benchmark SET -P 64", ceiling, "ops/s", fmt.Sprintf("median of %.0f/%.0f/%.0f", ceilings[0], ceilings[1], ceilings[2]))
 	r.add("ingest store-only (parse + write)", storeOnly, "records/s",
