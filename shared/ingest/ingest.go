@@ -59,9 +59,21 @@ type Batcher struct {
 	batch    []mapping.Mapping
 	marks    []string // groups whose last record is in batch
 	spare    []mapping.Mapping
-	inflight chan flushed
+	inflight []*flight // oldest first, at most maxInflight
 	fields   []mapping.Field
 	summary  Summary
+}
+
+// maxInflight is how many batches are written at once. With one, Redis
+// waited while the writer encoded the next batch and the writer waited
+// while Redis worked through the last one; with two they overlap.
+const maxInflight = 2
+
+// flight is a batch being written.
+type flight struct {
+	batch []mapping.Mapping
+	done  chan struct{} // closed once the write (and its marks) is over
+	err   error
 }
 
 // batches keeps written, cleared batches across the invocations of a warm
@@ -86,11 +98,6 @@ func (b *Batcher) release() {
 		}
 	}
 	b.batch, b.spare = nil, nil
-}
-
-type flushed struct {
-	batch []mapping.Mapping
-	err   error
 }
 
 // AddPage adds a page of log groups, skipping those an earlier invocation
@@ -167,39 +174,75 @@ func (b *Batcher) Add(ctx context.Context, g *slslog.Group) error {
 	return nil
 }
 
-// flushAsync starts writing the batch and returns; the previous write, if
-// any, is waited for first so that at most one is in flight.
+// flushAsync starts writing the batch and returns, once fewer than
+// maxInflight writes are in flight. A batch's groups are marked only after
+// every earlier batch is written and marked (WriteMarkedAfter), so a mark
+// still means the whole group is in, and a failed batch leaves every later
+// one unmarked.
 func (b *Batcher) flushAsync(ctx context.Context) error {
-	if err := b.wait(); err != nil {
-		return err
+	if len(b.inflight) == maxInflight {
+		if err := b.collect(); err != nil {
+			return err
+		}
 	}
 	batch, marks := b.batch, b.marks
 	b.batch, b.spare, b.marks = b.spare, nil, nil
-	ch := make(chan flushed, 1)
-	b.inflight = ch
+	f := &flight{batch: batch, done: make(chan struct{})}
+	var prev *flight
+	if n := len(b.inflight); n > 0 {
+		prev = b.inflight[n-1]
+	}
+	b.inflight = append(b.inflight, f)
 	go func() {
-		err := b.Store.WriteMarked(ctx, batch, marks)
-		if err == nil && b.Written != nil {
+		defer close(f.done)
+		f.err = b.Store.WriteMarkedAfter(ctx, batch, marks, func() error {
+			if prev == nil {
+				return nil
+			}
+			<-prev.done
+			if prev.err != nil {
+				return fmt.Errorf("an earlier batch was not written: %w", prev.err)
+			}
+			return nil
+		})
+		if f.err == nil && b.Written != nil {
 			b.Written(ctx, batch)
 		}
-		ch <- flushed{batch, err}
 	}()
 	return nil
 }
 
-// wait collects the write in flight.
-func (b *Batcher) wait() error {
-	if b.inflight == nil {
-		return nil
-	}
-	f := <-b.inflight
-	b.inflight = nil
+// collect waits for the oldest write in flight. On failure it waits for
+// the others too: none is left running against the pulled pages.
+func (b *Batcher) collect() error {
+	f := b.inflight[0]
+	<-f.done
+	b.inflight = append(b.inflight[:0], b.inflight[1:]...)
 	if f.err != nil {
+		for _, o := range b.inflight {
+			<-o.done
+		}
+		b.inflight = b.inflight[:0]
 		return f.err
 	}
 	b.summary.Mappings += len(f.batch)
 	clear(f.batch) // drop references into the pulled pages
-	b.spare = f.batch[:0]
+	if b.spare == nil {
+		b.spare = f.batch[:0]
+	} else if cap(f.batch) == BatchSize {
+		batch := f.batch[:0]
+		batches.Put(&batch)
+	}
+	return nil
+}
+
+// wait collects every write in flight.
+func (b *Batcher) wait() error {
+	for len(b.inflight) > 0 {
+		if err := b.collect(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

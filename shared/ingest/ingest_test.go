@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +110,56 @@ func mustAddr(s string) netip.Addr {
 		panic(err)
 	}
 	return a
+}
+
+// Two batches are written at once, yet a group is marked ingested only
+// once every batch before its mark's is in: when a batch fails, the groups
+// marked with later batches stay unmarked (their range is retried), even
+// though those later batches were written meanwhile.
+func TestAFailedBatchLeavesLaterGroupsUnmarked(t *testing.T) {
+	ctx := context.Background()
+	rdb.FlushDB(ctx)
+	// This user may not append to the slots of 47.100.1.86.
+	if err := rdb.Do(ctx, "ACL", "SETUSER", "nob", "reset", "on", ">pw", "&*", "+@all",
+		"%RW~ndr:c:*", "%RW~ndr:e:*", "%RW~ndr:g:*", "%RW~ndr:m:47.100.1.85/*", "%R~ndr:m:47.100.1.86/*").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Do(context.Background(), "ACL", "DELUSER", "nob") })
+	c := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr, Username: "nob", Password: "pw", MaxRetries: -1})
+	defer c.Close()
+
+	r := slslog.Range{Project: "ndr-test", Logstore: "nat", Shard: 0}
+	b := &ingest.Batcher{Store: store.New(c, time.Hour), Parse: natlog.Parse, Range: r}
+	// One batch each: 47.100.1.85, then 47.100.1.86 (fails), then .85
+	// again. A group is marked with the batch after its last record's.
+	var page []slslog.Group
+	for i, nat := range []string{"47.100.1.85", "47.100.1.86", "47.100.1.85"} {
+		lg := group(ingest.BatchSize)
+		for _, l := range lg.Logs {
+			port, ip := "nat_port", strconv.Itoa(1024+i)
+			l.Contents = append(l.Contents, &sls.LogContent{Key: &port, Value: &ip}) // every record parses: one batch each
+			for _, kv := range l.Contents {
+				if *kv.Key == "nat_ip" {
+					v := nat
+					kv.Value = &v
+				}
+			}
+		}
+		g := raw(t, lg)
+		g.Cursor = "MTAw" + strconv.Itoa(i)
+		page = append(page, g)
+	}
+	err := b.AddPage(ctx, page)
+	if err == nil {
+		err = b.Flush(ctx)
+	}
+	if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("the second batch was not refused: %v", err)
+	}
+	for i, g := range page[1:] {
+		key, _ := store.GroupMark(r.Project, r.Logstore, r.Shard, g.Cursor)
+		if n := rdb.Exists(ctx, key).Val(); n != 0 {
+			t.Fatalf("group %d is marked ingested, but its records are in a batch that failed", i+2)
+		}
+	}
 }

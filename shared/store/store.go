@@ -142,7 +142,20 @@ func (s *Store) Write(ctx context.Context, ms []mapping.Mapping) error {
 // traces). A failure at any step returns an error and writes no mark, so
 // the retried range writes the groups again.
 func (s *Store) WriteMarked(ctx context.Context, ms []mapping.Mapping, marks []string) error {
+	return s.WriteMarkedAfter(ctx, ms, marks, nil)
+}
+
+// WriteMarkedAfter is WriteMarked that calls before once the entries are
+// written and, only if it returns nil, marks the groups: a writer with an
+// earlier batch still in flight waits there for it, so that a mark never
+// lands before every batch holding its group's records is in.
+func (s *Store) WriteMarkedAfter(ctx context.Context, ms []mapping.Mapping, marks []string, before func() error) error {
 	if len(ms) == 0 {
+		if before != nil {
+			if err := before(); err != nil {
+				return err
+			}
+		}
 		return s.finish(ctx, nil, nil, marks)
 	}
 	w := s.newWrite(ctx, ms)
@@ -154,6 +167,11 @@ func (s *Store) WriteMarked(ctx context.Context, ms []mapping.Mapping, marks []s
 	if err != nil {
 		s.expires.forget(w.renewed)
 		return err
+	}
+	if before != nil {
+		if err := before(); err != nil {
+			return err
+		}
 	}
 	return s.finish(ctx, w.unexpired, w.wakes, marks)
 }
