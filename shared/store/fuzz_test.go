@@ -132,7 +132,7 @@ func FuzzScanEntries(f *testing.F) {
 			}
 		})
 		p := newProbe(&q)
-		gerr := scanEntries(b, p.may, func(e []byte, m mapping.Mapping) {
+		gerr := scanEntries(b, &p, func(e []byte, m mapping.Mapping) {
 			if matches(&q, &m) {
 				got = append(got, found{string(e), fmt.Sprintf("%+v", m)})
 			}

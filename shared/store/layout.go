@@ -312,12 +312,12 @@ func eachEntry(b []byte, fn func(entry []byte, m mapping.Mapping)) error {
 	return nil
 }
 
-// scanEntries is eachEntry for the entries whose key part keep accepts (all
-// when keep is nil): the others are only checked, not decoded, so that a
-// slot stops at the same corrupt entry whichever entries are kept.
-func scanEntries(b []byte, keep func(field []byte) bool, fn func(entry []byte, m mapping.Mapping)) error {
+// scanEntries is eachEntry for the entries that p may match (all when p
+// is nil): the others are only checked, not decoded, so that a slot stops
+// at the same corrupt entry whichever entries are kept.
+func scanEntries(b []byte, p *probe, fn func(entry []byte, m mapping.Mapping)) error {
 	n := validPrefix(b)
-	scanValid(b[:n], keep, fn)
+	scanValid(b[:n], p, fn)
 	if n < len(b) {
 		return errCorrupt
 	}
@@ -343,15 +343,17 @@ func validPrefix(b []byte) int {
 	return at
 }
 
-// scanValid decodes the entries of a valid prefix (see validPrefix) whose
-// key part keep accepts, and calls fn with each.
-func scanValid(b []byte, keep func(field []byte) bool, fn func(entry []byte, m mapping.Mapping)) {
+// scanValid decodes the entries of a valid prefix (see validPrefix) that
+// p may match (all when p is nil), and calls fn with each. The probe is a
+// pointer, not a func, so that its test inlines: it runs for every entry
+// of every slot a lookup reads.
+func scanValid(b []byte, p *probe, fn func(entry []byte, m mapping.Mapping)) {
 	for len(b) > 0 {
 		n := int(b[0])
 		e := b[1 : 1+n]
 		b = b[1+n:]
 		k := keyLen(e[0])
-		if keep != nil && !keep(e[:k]) {
+		if p != nil && !p.may(e[:k]) {
 			continue
 		}
 		if m, err := decodeEntry(e[:k], e[k:]); err == nil {

@@ -3,6 +3,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -667,33 +668,36 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	for i, r := range reads {
 		valid[i] = int32(validPrefix(unsafe.Slice(unsafe.StringData(r.Val()), len(r.Val()))))
 	}
+	// Each egress's metadata is decoded once, not per hit.
+	meta := make([]egressMeta, len(metas))
+	for i, c := range metas {
+		h := c.Val()
+		meta[i] = egressMeta{kind: mapping.ParseKind(h["kind"]), id: h["id"], vpc: h["vpc"], account: h["acct"], region: h["region"]}
+	}
 	out := make([][]Hit, len(qs))
 	for i := range qs {
 		q := &qs[i]
 		pb := newProbe(q)
-		var seen map[string]bool
+		var seen [][]byte // entries found for this query: a few at most
 		for _, pr := range probes[i] {
 			raw := reads[pr.slot].Val() // "" when the slot is empty
 			b := p.buckets[pr.bucket]
-			e, meta := p.egresses[b.egress], metas[b.egress].Val()
+			e, meta := p.egresses[b.egress], &meta[b.egress]
 			// Entries of other tuples are skipped undecoded.
-			scanValid(unsafe.Slice(unsafe.StringData(raw), valid[pr.slot]), pb.may, func(entry []byte, m mapping.Mapping) {
+			scanValid(unsafe.Slice(unsafe.StringData(raw), valid[pr.slot]), &pb, func(entry []byte, m mapping.Mapping) {
 				// Only a byte-identical entry is the same record again (a
 				// replay): records that share everything but the private
 				// endpoint are two hosts, and both are answers.
-				if !matches(q, &m) || seen[string(entry)] {
+				if !matches(q, &m) || slices.ContainsFunc(seen, func(s []byte) bool { return bytes.Equal(s, entry) }) {
 					return
 				}
-				if seen == nil {
-					seen = make(map[string]bool)
-				}
-				seen[string(entry)] = true
+				seen = append(seen, entry)
 				m.Egress = e
-				if k := mapping.ParseKind(meta["kind"]); k != 0 && m.Kind == 0 {
-					m.Kind = k
+				if meta.kind != 0 && m.Kind == 0 {
+					m.Kind = meta.kind
 				}
-				m.EgressID, m.VPC = meta["id"], meta["vpc"]
-				m.Account, m.Region = meta["acct"], meta["region"]
+				m.EgressID, m.VPC = meta.id, meta.vpc
+				m.Account, m.Region = meta.account, meta.region
 				out[i] = append(out[i], Hit{m})
 			})
 		}
