@@ -53,7 +53,7 @@ func TestOnboardCreatesMissingDeliveryRolesOnce(t *testing.T) {
 		t.Fatal("the service-linked roles were not created")
 	}
 	var services []string
-	for _, c := range callsOf(emu, "CreateServiceLinkedRole") {
+	for _, c := range emu.Calls("CreateServiceLinkedRole") {
 		services = append(services, c.Params["ServiceName"])
 	}
 	if fmt.Sprint(services) != "[logdelivery.alb.aliyuncs.com logdelivery.slb.aliyuncs.com]" {

@@ -18,17 +18,6 @@ import (
 // changes refused while another is in progress, and starts coverage when
 // the change is seen complete.
 
-// callsOf returns the emulator's calls of action (of any outcome).
-func callsOf(emu *openapiemu.Server, action string) []openapiemu.Call {
-	var out []openapiemu.Call
-	for _, c := range emu.Calls() {
-		if c.Action == action {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 func TestOnboardWaitsForChangesAndRetriesConflicts(t *testing.T) {
 	const region = "cn-beijing"
 	const delay = 2 * time.Second
@@ -58,7 +47,7 @@ func TestOnboardWaitsForChangesAndRetriesConflicts(t *testing.T) {
 		"ModifyNatGatewayAttribute": "IncorrectStatus.NatGateway", "EnableLoadBalancerAccessLog": "Conflict.Lock",
 		"SetAccessLogsDownloadAttribute": "OperationConflict",
 	} {
-		cs := callsOf(emu, action)
+		cs := emu.Calls(action)
 		if len(cs) != 2 || cs[0].Code != code || cs[1].Code != "" {
 			t.Fatalf("%s calls: %+v", action, cs)
 		}
@@ -68,7 +57,7 @@ func TestOnboardWaitsForChangesAndRetriesConflicts(t *testing.T) {
 	if n := emu.PendingChanges(); n != 0 {
 		t.Fatalf("%d changes still in flight after the run", n)
 	}
-	if len(callsOf(emu, "ListAsynJobs")) == 0 {
+	if len(emu.Calls("ListAsynJobs")) == 0 {
 		t.Fatal("the ALB job was not followed")
 	}
 	// Coverage starts when the change completed, never at the call.
@@ -78,7 +67,7 @@ func TestOnboardWaitsForChangesAndRetriesConflicts(t *testing.T) {
 		id, by string
 	}{{mapping.KindNAT, "ngw-bj", "ModifyNatGatewayAttribute"}, {mapping.KindALB, "alb-bj", "EnableLoadBalancerAccessLog"},
 		{mapping.KindCLB, "lb-bj", "SetAccessLogsDownloadAttribute"}} {
-		accepted := callsOf(emu, x.by)[1].Time
+		accepted := emu.Calls(x.by)[1].Time
 		a, ok, err := inv.Asset(context.Background(), x.kind, x.id)
 		if err != nil || !ok || a.Logging != inventory.LogOn || a.Since.Before(accepted.Add(delay).Truncate(time.Second)) {
 			t.Fatalf("%s: coverage from %v, change accepted at %v and completing %v later: %+v %v", x.id, a.Since, accepted, delay, a, err)

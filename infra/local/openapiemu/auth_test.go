@@ -33,7 +33,7 @@ func TestBadCredentialsRejected(t *testing.T) {
 	if st, _ := f.emu.NATGateway(ownAccount, hangzhou, "ngw-1"); st.SessionLogEnabled {
 		t.Fatal("state changed by a rejected call")
 	}
-	if c := calls(f.emu, "ModifyNatGatewayAttribute"); len(c) != 1 || c[0].Account != "" {
+	if c := f.emu.Calls("ModifyNatGatewayAttribute"); len(c) != 1 || c[0].Account != "" {
 		t.Fatalf("rejected call retried or attributed: %+v", c)
 	}
 

@@ -26,7 +26,7 @@ func TestFindENIPrimarySecondaryMiss(t *testing.T) {
 	if err != nil || !ok || eni.ID != "eni-primary" || eni.InstanceID != "i-web1" || eni.VPCID != "vpc-a" || eni.PrivateIP != "172.16.20.21" {
 		t.Fatalf("primary: %+v %v %v", eni, ok, err)
 	}
-	if n := len(calls(f.emu, "DescribeNetworkInterfaces")); n != 1 {
+	if n := len(f.emu.Calls("DescribeNetworkInterfaces")); n != 1 {
 		t.Fatalf("primary hit took %d calls", n)
 	}
 
@@ -35,7 +35,7 @@ func TestFindENIPrimarySecondaryMiss(t *testing.T) {
 	if err != nil || !ok || eni.ID != "eni-multi" || eni.InstanceID != "i-web2" {
 		t.Fatalf("secondary: %+v %v %v", eni, ok, err)
 	}
-	dc := calls(f.emu, "DescribeNetworkInterfaces")
+	dc := f.emu.Calls("DescribeNetworkInterfaces")
 	if len(dc) != 2 || dc[0].Params["PrimaryIpAddress"] != "172.16.20.32" || dc[1].Params["PrivateIpAddress.1"] != "172.16.20.32" ||
 		dc[0].Params["VpcId"] != "vpc-a" || dc[1].Params["VpcId"] != "vpc-a" {
 		t.Fatalf("lookup order: %+v", dc)
@@ -87,7 +87,7 @@ func TestENITokenPaging(t *testing.T) {
 	if len(ids) != 25 || ids[0] != "eni-000" || ids[24] != "eni-024" {
 		t.Fatalf("ids %v", ids)
 	}
-	if n := len(calls(f.emu, "DescribeNetworkInterfaces")); n != 3 {
+	if n := len(f.emu.Calls("DescribeNetworkInterfaces")); n != 3 {
 		t.Fatalf("%d pages, want 3", n)
 	}
 }
@@ -105,7 +105,7 @@ func TestListENIsEveryPageWithAddressesAndCreation(t *testing.T) {
 	if err != nil || len(enis) != 1204 {
 		t.Fatalf("%d ENIs, %v", len(enis), err)
 	}
-	if n := len(calls(f.emu, "DescribeNetworkInterfaces")); n != 3 {
+	if n := len(f.emu.Calls("DescribeNetworkInterfaces")); n != 3 {
 		t.Fatalf("%d pages", n)
 	}
 	byID := map[string]cloud.ENI{}
@@ -147,7 +147,7 @@ func TestStallAndDropRegion(t *testing.T) {
 	if _, err := cl.ListENIs(ctx(t), hangzhou); err == nil {
 		t.Fatal("a dropped connection answered")
 	}
-	if dc := calls(f.emu, "DescribeNetworkInterfaces"); len(dc) != 1 || dc[0].Code != "ConnectionDropped" {
+	if dc := f.emu.Calls("DescribeNetworkInterfaces"); len(dc) != 1 || dc[0].Code != "ConnectionDropped" {
 		t.Fatalf("calls %+v", dc)
 	}
 	f.emu.DropRegion(hangzhou, false)

@@ -24,11 +24,11 @@ func TestThrottlingIsRetried(t *testing.T) {
 	if err != nil || len(gws) != 3 {
 		t.Fatalf("%d gateways, %v", len(gws), err)
 	}
-	dc := calls(f.emu, "DescribeNatGateways")
+	dc := f.emu.Calls("DescribeNatGateways")
 	if len(dc) != 3 || dc[0].Code != "Throttling.User" || dc[0].HTTPStatus != 400 || dc[1].Code != "Throttling.User" || dc[2].Code != "" {
 		t.Fatalf("describe calls %+v", dc)
 	}
-	if ga := calls(f.emu, "GetNatGatewayAttribute"); len(ga) != 4 || ga[0].HTTPStatus != 503 {
+	if ga := f.emu.Calls("GetNatGatewayAttribute"); len(ga) != 4 || ga[0].HTTPStatus != 503 {
 		t.Fatalf("attribute calls %+v", ga)
 	}
 }

@@ -28,7 +28,7 @@ func TestALBListPagesAndEnableAccessLog(t *testing.T) {
 	if len(albs) != 130 {
 		t.Fatalf("got %d ALBs", len(albs))
 	}
-	list := calls(f.emu, "ListLoadBalancers")
+	list := f.emu.Calls("ListLoadBalancers")
 	if len(list) != 2 || list[0].Params["NextToken"] != "" || list[1].Params["NextToken"] == "" {
 		t.Fatalf("paging calls: %+v", list)
 	}
@@ -46,7 +46,7 @@ func TestALBListPagesAndEnableAccessLog(t *testing.T) {
 	if st.LogProject != "ndr-lb" || st.LogStore != "alb-access" {
 		t.Fatalf("emulator state %+v", st)
 	}
-	en := calls(f.emu, "EnableLoadBalancerAccessLog")
+	en := f.emu.Calls("EnableLoadBalancerAccessLog")
 	if len(en) != 1 || en[0].Params["ClientToken"] == "" {
 		t.Fatalf("enable calls %+v", en)
 	}
@@ -79,7 +79,7 @@ func TestCLBListPagesAndEnableAccessLog(t *testing.T) {
 	if len(clbs) != 231 {
 		t.Fatalf("got %d CLBs", len(clbs))
 	}
-	if n := len(calls(f.emu, "DescribeLoadBalancers")); n != 3 {
+	if n := len(f.emu.Calls("DescribeLoadBalancers")); n != 3 {
 		t.Fatalf("%d DescribeLoadBalancers pages, want 3", n)
 	}
 	c := clbs[5]
@@ -94,7 +94,7 @@ func TestCLBListPagesAndEnableAccessLog(t *testing.T) {
 	if err := f.cl.EnableCLBAccessLog(ctx(t), hangzhou, "lb-0005", "ndr-lb", "clb-access"); err != nil {
 		t.Fatal(err)
 	}
-	set := calls(f.emu, "SetAccessLogsDownloadAttribute")
+	set := f.emu.Calls("SetAccessLogsDownloadAttribute")
 	var attrs []map[string]string
 	if len(set) != 1 || json.Unmarshal([]byte(set[0].Params["LogsDownloadAttributes"]), &attrs) != nil || len(attrs) != 1 ||
 		attrs[0]["LoadBalancerId"] != "lb-0005" || attrs[0]["LogProject"] != "ndr-lb" || attrs[0]["LogStore"] != "clb-access" || attrs[0]["LogType"] != "layer7" {

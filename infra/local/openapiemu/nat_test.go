@@ -34,7 +34,7 @@ func TestNATListPagesAndReportsState(t *testing.T) {
 	if len(gws) != 121 {
 		t.Fatalf("got %d gateways, want 121", len(gws))
 	}
-	if n := len(calls(f.emu, "DescribeNatGateways")); n != 3 {
+	if n := len(f.emu.Calls("DescribeNatGateways")); n != 3 {
 		t.Fatalf("%d DescribeNatGateways pages, want 3", n)
 	}
 	g := gws[7]
@@ -62,7 +62,7 @@ func TestNATSessionLogEnableDisable(t *testing.T) {
 		t.Fatalf("emulator state: %+v", st)
 	}
 	// LogDelivery travelled as one JSON string, never flattened.
-	mod := calls(f.emu, "ModifyNatGatewayAttribute")
+	mod := f.emu.Calls("ModifyNatGatewayAttribute")
 	if len(mod) != 1 {
 		t.Fatalf("%d modify calls", len(mod))
 	}
@@ -103,7 +103,7 @@ func TestNATSessionLogRefusedOnPayBySpec(t *testing.T) {
 	if cloud.Code(err) != "OperationUnsupported.SessionLog" || cloud.HTTPStatus(err) != 400 {
 		t.Fatalf("err = %v", err)
 	}
-	if n := len(calls(f.emu, "ModifyNatGatewayAttribute")); n != 1 {
+	if n := len(f.emu.Calls("ModifyNatGatewayAttribute")); n != 1 {
 		t.Fatalf("a client error was retried: %d calls", n)
 	}
 	// A destination in another region is refused too (SLS project must be local).
@@ -134,12 +134,12 @@ func TestNATOnboardingIsIdempotent(t *testing.T) {
 		}
 	}
 	pass()
-	if n := len(calls(f.emu, "ModifyNatGatewayAttribute")); n != 5 {
+	if n := len(f.emu.Calls("ModifyNatGatewayAttribute")); n != 5 {
 		t.Fatalf("first pass: %d modify calls, want 5", n)
 	}
 	f.emu.ResetCalls()
 	pass()
-	if n := len(calls(f.emu, "ModifyNatGatewayAttribute")); n != 0 {
+	if n := len(f.emu.Calls("ModifyNatGatewayAttribute")); n != 0 {
 		t.Fatalf("second pass wrote %d times", n)
 	}
 }

@@ -29,7 +29,7 @@ func TestServiceLinkedRolesPerAccount(t *testing.T) {
 	if err := f.cl.CreateServiceLinkedRole(ctx(t), "logdelivery.alb.aliyuncs.com"); err != nil {
 		t.Fatal(err)
 	}
-	if c := calls(f.emu, "CreateServiceLinkedRole"); len(c) != 2 || c[1].Code != "EntityAlreadyExists.Role" || c[0].Params["ServiceName"] != "logdelivery.alb.aliyuncs.com" {
+	if c := f.emu.Calls("CreateServiceLinkedRole"); len(c) != 2 || c[1].Code != "EntityAlreadyExists.Role" || c[0].Params["ServiceName"] != "logdelivery.alb.aliyuncs.com" {
 		t.Fatalf("calls %+v", c)
 	}
 	if err := f.cl.CreateServiceLinkedRole(ctx(t), "logdelivery.nope.aliyuncs.com"); cloud.Code(err) == "" {

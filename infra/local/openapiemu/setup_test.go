@@ -61,14 +61,3 @@ func ctx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
-
-// calls returns the emulator's calls of action.
-func calls(emu *openapiemu.Server, action string) []openapiemu.Call {
-	var out []openapiemu.Call
-	for _, c := range emu.Calls() {
-		if c.Action == action {
-			out = append(out, c)
-		}
-	}
-	return out
-}

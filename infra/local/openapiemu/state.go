@@ -162,14 +162,18 @@ func (s *Server) CLB(account, region, id string) (CLB, bool) {
 	return cp, true
 }
 
-// Calls returns every call so far, oldest first.
-func (s *Server) Calls() []Call {
+// Calls returns the calls so far, oldest first: every call, or those of
+// the actions named.
+func (s *Server) Calls(actions ...string) []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Call, len(s.calls))
-	for i, c := range s.calls {
+	out := make([]Call, 0, len(s.calls))
+	for _, c := range s.calls {
+		if len(actions) > 0 && !slices.Contains(actions, c.Action) {
+			continue
+		}
 		c.Params = maps.Clone(c.Params)
-		out[i] = c
+		out = append(out, c)
 	}
 	return out
 }

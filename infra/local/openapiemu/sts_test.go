@@ -25,7 +25,7 @@ func TestAssumeRoleActsInMemberAccount(t *testing.T) {
 		time.Until(creds.Expiration) > 16*time.Minute || time.Until(creds.Expiration) < 14*time.Minute {
 		t.Fatalf("credentials %v", creds)
 	}
-	ac := calls(f.emu, "AssumeRole")
+	ac := f.emu.Calls("AssumeRole")
 	if len(ac) != 1 || ac[0].Account != ownAccount || ac[0].Params["DurationSeconds"] != "900" || ac[0].Host != cloud.DefaultSTSEndpoint {
 		t.Fatalf("assume call %+v", ac)
 	}
@@ -41,7 +41,7 @@ func TestAssumeRoleActsInMemberAccount(t *testing.T) {
 	if len(gws) != 1 || gws[0].ID != "ngw-member" {
 		t.Fatalf("member sees %+v", gws)
 	}
-	dc := calls(f.emu, "DescribeNatGateways")
+	dc := f.emu.Calls("DescribeNatGateways")
 	if last := dc[len(dc)-1]; last.Account != memberAccount || last.AccessKeyID != creds.AccessKeyID {
 		t.Fatalf("call attributed to %+v", last)
 	}
