@@ -105,21 +105,12 @@ func metaKey(b []byte, e mapping.Egress) string {
 	return string(b)
 }
 
-// slotOf hashes what a lookup knows of a tuple (FNV-1a, finalised) into one of 4^level
-// slots. The start time is not part of it: a lookup does not know it.
+// slotOf hashes what a lookup knows of a tuple (TupleHash, then the peer's
+// port, finalised) into one of 4^level slots. The start time is not part of
+// it: a lookup does not know it.
 func slotOf(proto tuple.Proto, port uint16, peer tuple.Endpoint, level int) uint32 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	mix := func(b byte) { h ^= uint64(b); h *= prime }
-	mix(byte(proto))
-	mix(byte(port >> 8))
-	mix(byte(port))
-	a := peer.Addr.As16()
-	for _, b := range a {
-		mix(b)
-	}
-	mix(byte(peer.Port >> 8))
-	mix(byte(peer.Port))
+	h := TupleHash(proto, port, peer.Addr)
+	h = fnvMix(fnvMix(h, byte(peer.Port>>8)), byte(peer.Port))
 	// FNV's low bits depend weakly on the last bytes (often a constant
 	// port); the finaliser of MurmurHash3 spreads every bit over all.
 	h ^= h >> 33

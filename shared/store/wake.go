@@ -32,18 +32,18 @@ type WakeFilter [wakeBits / 8]byte
 // peer's port may be missing from the logs). Wake filters take their bit
 // from its top bits; late resolution's index uses it whole.
 func TupleHash(proto tuple.Proto, port uint16, peer netip.Addr) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	mix := func(b byte) { h ^= uint64(b); h *= prime }
-	mix(byte(proto))
-	mix(byte(port >> 8))
-	mix(byte(port))
-	a := peer.Unmap().As16()
-	for _, b := range a {
-		mix(b)
+	h := fnvMix(fnvMix(fnvMix(fnvOffset, byte(proto)), byte(port>>8)), byte(port))
+	// As16 is the same 16 bytes for an IPv4 address and its mapped form.
+	for _, b := range peer.As16() {
+		h = fnvMix(h, b)
 	}
 	return h
 }
+
+const fnvOffset, fnvPrime = 14695981039346656037, 1099511628211
+
+// fnvMix is one step of FNV-1a.
+func fnvMix(h uint64, b byte) uint64 { return (h ^ uint64(b)) * fnvPrime }
 
 // wakeBit is a tuple's bit in a WakeFilter: TupleHash's top 12 bits (the
 // multiplications carry every input byte into them).
