@@ -267,14 +267,7 @@ func TestNilKeeperIsOff(t *testing.T) {
 // and lock, the index and its packed list): alerts become pending and are
 // resolved as on a single server.
 func TestOnARedisCluster(t *testing.T) {
-	ctx := context.Background()
-	cl, err := redisd.StartCluster(ctx, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Stop()
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
-	defer cc.Close()
+	cc := redisd.TestCluster(t, 3)
 	f := setup(t)
 	f.st = store.New(cc, time.Hour)
 	f.tr.Store, f.k.RDB = f.st, cc

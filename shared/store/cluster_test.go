@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,13 +18,7 @@ import (
 // spans two keys, and go-redis splits each pipeline by node.
 func TestRedisCluster(t *testing.T) {
 	ctx := context.Background()
-	cl, err := redisd.StartCluster(ctx, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Stop()
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
-	defer cc.Close()
+	cc := redisd.TestCluster(t, 3)
 	s := store.New(cc, time.Hour)
 
 	ms := benchMappings(20000)
@@ -33,11 +28,16 @@ func TestRedisCluster(t *testing.T) {
 		}
 	}
 	// The data is spread over every node.
-	for _, n := range cl.Nodes {
-		keys, err := redis.NewClient(&redis.Options{Addr: n.Addr}).DBSize(ctx).Result()
-		if err != nil || keys == 0 {
-			t.Fatalf("node %s holds %d keys (%v)", n.Addr, keys, err)
+	var masters atomic.Int32 // ForEachMaster runs them side by side
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		masters.Add(1)
+		if keys, err := n.DBSize(ctx).Result(); err != nil || keys == 0 {
+			return fmt.Errorf("node %s holds %d keys (%v)", n.Options().Addr, keys, err)
 		}
+		return nil
+	})
+	if err != nil || masters.Load() != 3 {
+		t.Fatalf("%d masters: %v", masters.Load(), err)
 	}
 	qs := make([]store.Query, len(ms))
 	for i, m := range ms {

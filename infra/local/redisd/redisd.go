@@ -257,3 +257,17 @@ func MustCalls(t testing.TB, rdb *redis.Client, command string) int64 {
 	}
 	return n
 }
+
+// TestCluster starts a cluster of n masters for a test and returns a client
+// of it; both are stopped when the test ends.
+func TestCluster(t testing.TB, n int) *redis.ClusterClient {
+	t.Helper()
+	cl, err := StartCluster(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Stop)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
