@@ -160,6 +160,7 @@ func (s *Store) WriteMarkedAfter(ctx context.Context, ms []mapping.Mapping, mark
 		return s.finish(ctx, nil, nil, marks)
 	}
 	w := s.newWrite(ctx, ms)
+	defer w.release()
 	err := w.claim()
 	if err == nil {
 		w.layout()
@@ -186,16 +187,9 @@ type write struct {
 	kb  []byte
 
 	groups map[groupKey]*group
-	// first holds each mapping's start-bucket group; longer windows (rare)
-	// look their other buckets up again.
-	first []*group
-	metas map[mapping.Egress]egressMeta
-	wakes map[mapping.Egress]*WakeFilter
-	// enc holds every entry once; laid holds them again slot by slot.
-	enc    []byte
-	order  []slotRef
-	starts []int32
-	laid   []byte
+	metas  map[mapping.Egress]egressMeta
+	wakes  map[mapping.Egress]*WakeFilter
+	*scratch
 
 	renewed   []slotID // expiries renewed in this write
 	unexpired []string // keys Redis created but this write set no expiry on
@@ -206,12 +200,63 @@ type slotRef struct {
 	slot uint32
 }
 
+// scratch is a write's working memory, kept for the next write: a batch's
+// buffers are megabytes, and allocated afresh for every batch they were a
+// third of ingest's garbage, each one zeroed or faulted in anew.
+type scratch struct {
+	// first holds each mapping's start-bucket group; longer windows (rare)
+	// look their other buckets up again.
+	first []*group
+	// enc holds every entry once; laid holds them again slot by slot.
+	enc    []byte
+	order  []slotRef
+	starts []int32
+	laid   []byte
+	sizes  []int32
+	fill   []int32
+	places []placed
+	index  map[slotRef]int32
+}
+
+// placed is one entry (or copy) of a write: its slot's index in order and
+// where its bytes are in enc.
+type placed struct {
+	slot     int32
+	off, len int32
+}
+
+var scratches = sync.Pool{New: func() any { return &scratch{index: map[slotRef]int32{}} }}
+
+// release hands the write's scratch back once Redis is done with its
+// buffers (APPEND's values are views of laid). Group pointers are dropped
+// so that the pool pins no batch.
+func (w *write) release() {
+	sc := w.scratch
+	clear(sc.first)
+	clear(sc.index)
+	clear(sc.order)
+	sc.enc, sc.order = sc.enc[:0], sc.order[:0]
+	w.scratch = nil
+	scratches.Put(sc)
+}
+
+// grow returns b with length n, reusing its array when it is large enough;
+// the contents are not cleared.
+func grow[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
 // newWrite groups a batch by egress and bucket and encodes its entries.
 func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
 	w := &write{s: s, ctx: ctx, ms: ms, now: time.Now(),
-		groups: make(map[groupKey]*group), first: make([]*group, len(ms)),
-		metas: make(map[mapping.Egress]egressMeta), wakes: make(map[mapping.Egress]*WakeFilter),
-		enc: make([]byte, 0, len(ms)*26)}
+		groups: make(map[groupKey]*group),
+		metas:  make(map[mapping.Egress]egressMeta), wakes: make(map[mapping.Egress]*WakeFilter),
+		scratch: scratches.Get().(*scratch)}
+	w.first = grow(w.first, len(ms)) // cleared by release
+	w.enc = slices.Grow(w.enc[:0], len(ms)*26)
 	s.expires.mu.Lock()
 	s.expires.prune(w.now, s.refresh)
 	s.expires.mu.Unlock()
@@ -286,20 +331,16 @@ func (w *write) claim() error {
 // so that each slot's value is one contiguous run: no buffer per slot.
 // Slots are keyed by their group's pointer: cheaper to hash than an egress.
 func (w *write) layout() {
-	type placed struct {
-		slot     int32 // index into order
-		off, len int32 // in enc
-	}
 	// A group touches at most min(its entries, 4^level) slots: sized for
 	// that, the index never grows (growing it was a tenth of a write's CPU).
 	slots := 0
 	for _, g := range w.groups {
 		slots += int(min(g.n, int64(1)<<(2*g.level)))
 	}
-	index := make(map[slotRef]int32, slots)
-	sizes := make([]int32, 0, slots)
-	w.order = make([]slotRef, 0, slots)
-	places := make([]placed, 0, len(w.ms))
+	index := w.index
+	sizes := slices.Grow(w.sizes[:0], slots)
+	w.order = slices.Grow(w.order, slots)
+	places := slices.Grow(w.places[:0], len(w.ms))
 	add := func(m *mapping.Mapping, g *group, off, n int32) {
 		ref := slotRef{g, slotOf(m.Proto, m.Port, m.Peer, g.level)}
 		i, ok := index[ref]
@@ -327,15 +368,18 @@ func (w *write) layout() {
 			}
 		}
 	}
-	w.starts = make([]int32, len(w.order)+1)
+	w.starts = grow(w.starts, len(w.order)+1)
+	w.starts[0] = 0
 	for i, n := range sizes {
 		w.starts[i+1] = w.starts[i] + n
 	}
-	w.laid = make([]byte, w.starts[len(w.order)])
-	fill := append([]int32(nil), w.starts[:len(w.order)]...)
+	// Every byte of laid is copied over below: no need to clear it.
+	w.laid = grow(w.laid, int(w.starts[len(w.order)]))
+	fill := append(w.fill[:0], w.starts[:len(w.order)]...)
 	for _, p := range places {
 		fill[p.slot] += int32(copy(w.laid[fill[p.slot]:], w.enc[p.off:p.off+p.len]))
 	}
+	w.sizes, w.places, w.fill = sizes, places, fill
 }
 
 // append is round trip 2: one APPEND per slot, and the egresses' metadata.
