@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestRuntimeEnv(t *testing.T) {
@@ -26,6 +28,14 @@ func TestRuntimeEnv(t *testing.T) {
 				t.Errorf("%s: %s is not a runtime setting", fn, k)
 			}
 		}
+		// The soft heap cap must leave the instance room for what is not
+		// heap (stacks, the runtime, buffers in flight): at most 3/4 of
+		// memorySize.
+		limit, err := parseMemLimit(env["GOMEMLIMIT"])
+		mem := memorySize(t, root, fn)
+		if err != nil || limit <= 0 || limit > mem*3/4 {
+			t.Errorf("%s: GOMEMLIMIT = %q (%v), want a limit of at most 3/4 of memorySize (%d MiB)", fn, env["GOMEMLIMIT"], err, mem>>20)
+		}
 	}
 	if _, err := RuntimeEnv(root, "no-such-function"); err == nil || !strings.Contains(err.Error(), "no such function") {
 		t.Errorf("unknown function: err = %v", err)
@@ -41,4 +51,40 @@ func TestRuntimeEnvWantsValues(t *testing.T) {
 	if _, err := RuntimeEnv(dir, "f"); err == nil || !strings.Contains(err.Error(), "GOGC") {
 		t.Errorf("GOGC from the deployer's environment: err = %v, want one naming GOGC", err)
 	}
+}
+
+// parseMemLimit reads a GOMEMLIMIT value: bytes, with an optional B, KiB,
+// MiB, GiB or TiB suffix, as the runtime accepts it.
+func parseMemLimit(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			x, err := strconv.ParseInt(n, 10, 64)
+			return x << u.shift, err
+		}
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// memorySize is fn's memorySize in s.yaml, in bytes.
+func memorySize(t *testing.T, root, fn string) int64 {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "s.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Props struct {
+				MemorySize int64 `yaml:"memorySize"`
+			} `yaml:"props"`
+		} `yaml:"resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Resources[fn].Props.MemorySize << 20
 }
