@@ -202,7 +202,8 @@ type slotRef struct {
 
 // scratch is a write's working memory, kept for the next write: a batch's
 // buffers are megabytes, and allocated afresh for every batch they were a
-// third of ingest's garbage, each one zeroed or faulted in anew.
+// tenth of nat-ingest's allocation (the SDK's pulls are most of the rest),
+// each one zeroed or faulted in anew.
 type scratch struct {
 	// first holds each mapping's start-bucket group; longer windows (rare)
 	// look their other buckets up again.
@@ -216,6 +217,7 @@ type scratch struct {
 	fill   []int32
 	places []placed
 	index  map[slotRef]int32
+	room   int // slots index was made for
 }
 
 // placed is one entry (or copy) of a write: its slot's index in order and
@@ -225,7 +227,7 @@ type placed struct {
 	off, len int32
 }
 
-var scratches = sync.Pool{New: func() any { return &scratch{index: map[slotRef]int32{}} }}
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
 
 // release hands the write's scratch back once Redis is done with its
 // buffers (APPEND's values are views of laid). Group pointers are dropped
@@ -336,6 +338,9 @@ func (w *write) layout() {
 	slots := 0
 	for _, g := range w.groups {
 		slots += int(min(g.n, int64(1)<<(2*g.level)))
+	}
+	if w.index == nil || w.room < slots {
+		w.index, w.room = make(map[slotRef]int32, slots), slots
 	}
 	index := w.index
 	sizes := slices.Grow(w.sizes[:0], slots)

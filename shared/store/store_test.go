@@ -276,3 +276,51 @@ func TestUnlistedEgress(t *testing.T) {
 		t.Fatalf("%d GETs for 100 unlisted egresses without records, want none", n)
 	}
 }
+
+// A write reuses the working buffers of the writes before it: a small
+// batch after a large one must store its own entries and nothing of the
+// large one's, and a large one after it must again find all of its own.
+func TestWritesAfterALargerWriteKeepOnlyTheirOwn(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	big := func(from int64) []mapping.Mapping {
+		ms := make([]mapping.Mapping, 20_000)
+		for i := range ms {
+			end := from + 600
+			if i%50 == 0 {
+				end = from + 3000 // copies into later buckets
+			}
+			ms[i] = nat(fmt.Sprintf("172.16.%d.%d", i/250, 1+i%250), uint16(1024+i), from, end)
+		}
+		return ms
+	}
+	later := t0 + 86_400
+	small := []mapping.Mapping{nat("10.9.0.1", 60001, later, later+60), nat("10.9.0.2", 60002, later, later+60)}
+	for step, batch := range [][]mapping.Mapping{big(t0), small, big(later + 7200)} {
+		if err := s.Write(ctx, batch); err != nil {
+			t.Fatalf("write %d: %v", step, err)
+		}
+	}
+	check := func(what string, ms []mapping.Mapping, at int64, want func(m mapping.Mapping) string) {
+		t.Helper()
+		qs := make([]store.Query, len(ms))
+		for i, m := range ms {
+			qs[i] = query(m.Port, at)
+		}
+		hits, err := s.Lookup(ctx, qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range ms {
+			if got := fmt.Sprint(privates(hits[i])); got != want(m) {
+				t.Fatalf("%s, port %d: got %s, want %s", what, m.Port, got, want(m))
+			}
+		}
+	}
+	own := func(m mapping.Mapping) string { return fmt.Sprint([]string{m.Private.String()}) }
+	none := func(mapping.Mapping) string { return "[]" }
+	check("small batch at its time", small, later+30, own)
+	check("first large batch at the small batch's time", big(t0), later+30, none)
+	check("first large batch at its time", big(t0), t0+300, own)
+	check("second large batch at its time", big(later+7200), later+7500, own)
+}
