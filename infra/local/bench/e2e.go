@@ -8,7 +8,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ndrtrace/ndrtrace/infra/deploy"
 	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
 	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
 	"github.com/ndrtrace/ndrtrace/shared/alert"
@@ -37,13 +36,9 @@ func ingestEndToEnd(ctx context.Context, redisURL string, rdb *redis.Client, g *
 	if err != nil {
 		return e2eFigures{}, err
 	}
-	natEnv, err := deploy.FunctionEnv("nat-ingest", nil)
-	if err != nil {
-		return e2eFigures{}, err
-	}
 	var fns []*fcemu.Runtime
 	for range inFlight {
-		nat, err := lc.Function(ctx, "nat-ingest", natEnv)
+		nat, err := lc.Function(ctx, "nat-ingest", nil) // s.yaml's runtime settings
 		if err != nil {
 			return e2eFigures{}, err
 		}
@@ -69,11 +64,7 @@ func ingestEndToEnd(ctx context.Context, redisURL string, rdb *redis.Client, g *
 	}
 	f.rawPull, f.sdkPull, f.product, f.cpuPerRecord = median(f.rawRuns), median(f.sdkRuns), median(f.prodRuns), median(cpus)
 
-	trEnv, err := deploy.FunctionEnv("trace", map[string]string{"TRACE_MAX_WAIT": "1s"})
-	if err != nil {
-		return f, err
-	}
-	tr, err := lc.Function(ctx, "trace", trEnv)
+	tr, err := lc.Function(ctx, "trace", map[string]string{"TRACE_MAX_WAIT": "1s"})
 	if err != nil {
 		return f, err
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,12 +193,17 @@ func (c *Cloud) Env(extra map[string]string) []string {
 }
 
 // Function starts a compiled function under the FC emulator with env added
-// to the local environment. It is stopped by Close.
+// to the local environment, over the Go runtime settings s.yaml gives it
+// (RuntimeEnv). It is stopped by Close.
 func (c *Cloud) Function(ctx context.Context, name string, env map[string]string, opts ...func(*fcemu.Function)) (*fcemu.Runtime, error) {
+	fnEnv, err := c.functionEnv(name, env)
+	if err != nil {
+		return nil, fmt.Errorf("start function %s: %w", name, err)
+	}
 	fn := fcemu.Function{
 		Name:        name,
 		Binary:      c.binary(name),
-		Env:         c.Env(env),
+		Env:         fnEnv,
 		Region:      c.Region,
 		AccountID:   c.Account,
 		Credentials: c.Creds,
@@ -214,6 +220,21 @@ func (c *Cloud) Function(ctx context.Context, name string, env map[string]string
 	c.runtimes = append(c.runtimes, rt)
 	c.mu.Unlock()
 	return rt, nil
+}
+
+// functionEnv is the local environment, s.yaml's runtime settings for
+// name, and env, which wins over both.
+func (c *Cloud) functionEnv(name string, env map[string]string) ([]string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	settings, err := RuntimeEnv(root, name)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(settings, env)
+	return c.Env(settings), nil
 }
 
 // binary is a function's compiled binary: BinDir/<name>/main as Build lays

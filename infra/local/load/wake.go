@@ -14,7 +14,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ndrtrace/ndrtrace/infra/deploy"
 	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
 	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
 	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
@@ -85,10 +84,7 @@ func wakeups(ctx context.Context, lc *cloud.Cloud, srv *redisd.Server, o options
 		return err
 	}
 	// One instance per invocation, as FC runs trace (instance concurrency 1).
-	env, err := deploy.FunctionEnv("trace", map[string]string{"TRACE_MAX_WAIT": o.maxWait.String()})
-	if err != nil {
-		return err
-	}
+	env := map[string]string{"TRACE_MAX_WAIT": o.maxWait.String()}
 	timeout := func(f *fcemu.Function) { f.Timeout = o.maxWait + time.Minute }
 	rts := make([]*fcemu.Runtime, o.invocations)
 	for k := range rts {

@@ -1,8 +1,7 @@
-package deploy
+package cloud
 
 import (
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,10 +11,10 @@ import (
 
 // RuntimeEnv is the Go runtime's settings (GOGC, GODEBUG, GOMEMLIMIT, ...)
 // that s.yaml gives function fn, read from s.yaml in the module at root.
-// The local benchmarks run the functions with these, so that a figure
-// measures the runtime as deployed and the two cannot drift apart. Values
-// s.yaml leaves to the deployer's environment (${...}) are an error here:
-// a benchmark needs a value.
+// Function runs every function with them, so that the local cloud's tests
+// and benchmarks run the runtime as deployed and cannot drift from it.
+// Values s.yaml leaves to the deployer's environment (${...}) are an error
+// here: a local run needs a value.
 func RuntimeEnv(root, fn string) (map[string]string, error) {
 	raw, err := os.ReadFile(filepath.Join(root, "s.yaml"))
 	if err != nil {
@@ -31,11 +30,11 @@ func RuntimeEnv(root, fn string) (map[string]string, error) {
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("runtime settings of %s: s.yaml: %w", fn, err)
 	}
+	out := map[string]string{}
 	res, ok := doc.Resources[fn]
 	if !ok {
-		return nil, fmt.Errorf("runtime settings of %s: s.yaml has no such function", fn)
+		return out, nil // not deployed (a test's binary): the runtime's defaults
 	}
-	out := map[string]string{}
 	for k, v := range res.Props.Env {
 		if !strings.HasPrefix(k, "GO") {
 			continue
@@ -46,19 +45,4 @@ func RuntimeEnv(root, fn string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
-}
-
-// FunctionEnv is RuntimeEnv of this module's s.yaml, plus extra: what a
-// local run of fn passes it to run as deployed.
-func FunctionEnv(fn string, extra map[string]string) (map[string]string, error) {
-	root, err := ModuleRoot()
-	if err != nil {
-		return nil, err
-	}
-	env, err := RuntimeEnv(root, fn)
-	if err != nil {
-		return nil, err
-	}
-	maps.Copy(env, extra)
-	return env, nil
 }
