@@ -324,3 +324,57 @@ func TestWritesAfterALargerWriteKeepOnlyTheirOwn(t *testing.T) {
 	check("first large batch at its time", big(t0), t0+300, own)
 	check("second large batch at its time", big(later+7200), later+7500, own)
 }
+
+// A level a bucket has moved past gets no more APPENDs: its slots are
+// rewritten at their exact size (APPEND leaves them up to twice that),
+// keeping their bytes, their expiry and every answer.
+func TestLevelsMovedPastAreCompacted(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	var all []mapping.Mapping
+	write := func(n int) {
+		t.Helper()
+		batch := make([]mapping.Mapping, n)
+		for i := range batch {
+			k := len(all) + i
+			batch[i] = nat(fmt.Sprintf("172.16.%d.%d", k/250, 1+k%250), uint16(2000+k), t0, t0+600)
+		}
+		if err := s.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, batch...)
+	}
+	for range 6 { // level 0: one slot, appended six times
+		write(10)
+	}
+	keys, err := rdb.Keys(ctx, "ndr:m:*/0.0").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("level-0 slot: %v %v", keys, err)
+	}
+	slot := keys[0]
+	value, before := rdb.Get(ctx, slot).Val(), rdb.MemoryUsage(ctx, slot, 0).Val()
+
+	write(300) // 360 in the bucket: level 2
+	if got := rdb.Get(ctx, slot).Val(); got != value {
+		t.Fatalf("the slot's bytes changed: %d bytes, want %d", len(got), len(value))
+	}
+	if after := rdb.MemoryUsage(ctx, slot, 0).Val(); after >= before {
+		t.Errorf("the slot takes %d bytes, %d before: not rewritten at its size", after, before)
+	}
+	if ttl := rdb.PTTL(ctx, slot).Val(); ttl <= 0 {
+		t.Errorf("the slot's expiry is gone (PTTL %v)", ttl)
+	}
+	qs := make([]store.Query, len(all))
+	for i, m := range all {
+		qs[i] = query(m.Port, t0+300)
+	}
+	hits, err := s.Lookup(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range all {
+		if got := privates(hits[i]); len(got) != 1 || got[0] != m.Private.String() {
+			t.Fatalf("port %d: got %v, want %s", m.Port, got, m.Private)
+		}
+	}
+}
