@@ -79,16 +79,19 @@ func appendEgress(b []byte, e mapping.Egress) []byte {
 	return e.Addr.AppendTo(b)
 }
 
-func countKey(b []byte, e mapping.Egress, bucket int64) string {
-	b = append(b[:0], "ndr:c:"...)
+// countKey, slotKey and metaKey render a key in *kb, which they keep so
+// that the next key reuses its array: one allocation per key, the string.
+func countKey(kb *[]byte, e mapping.Egress, bucket int64) string {
+	b := append((*kb)[:0], "ndr:c:"...)
 	b = appendEgress(b, e)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, bucket, 10)
+	*kb = b
 	return string(b)
 }
 
-func slotKey(b []byte, e mapping.Egress, bucket int64, level int, slot uint32) string {
-	b = append(b[:0], "ndr:m:"...)
+func slotKey(kb *[]byte, e mapping.Egress, bucket int64, level int, slot uint32) string {
+	b := append((*kb)[:0], "ndr:m:"...)
 	b = appendEgress(b, e)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, bucket, 10)
@@ -96,12 +99,14 @@ func slotKey(b []byte, e mapping.Egress, bucket int64, level int, slot uint32) s
 	b = strconv.AppendInt(b, int64(level), 10)
 	b = append(b, '.')
 	b = strconv.AppendUint(b, uint64(slot), 10)
+	*kb = b
 	return string(b)
 }
 
-func metaKey(b []byte, e mapping.Egress) string {
-	b = append(b[:0], "ndr:e:"...)
+func metaKey(kb *[]byte, e mapping.Egress) string {
+	b := append((*kb)[:0], "ndr:e:"...)
 	b = appendEgress(b, e)
+	*kb = b
 	return string(b)
 }
 

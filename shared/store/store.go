@@ -180,7 +180,7 @@ func (s *Store) WriteMarkedAfter(ctx context.Context, ms []mapping.Mapping, mark
 	}
 	// Compaction only saves memory: a failure leaves the slots as they
 	// were, and the write stands.
-	_ = s.compact(ctx, w.kb, w.closed)
+	_ = s.compact(ctx, &w.kb, w.closed)
 	return nil
 }
 
@@ -201,7 +201,7 @@ return 1`
 // size again but nothing else (each rewrite is atomic). A level of 4^l
 // slots is rewritten once per bucket, against the ~64·4^l APPENDs that
 // filled it.
-func (s *Store) compact(ctx context.Context, kb []byte, closed []slotID) error {
+func (s *Store) compact(ctx context.Context, kb *[]byte, closed []slotID) error {
 	var cmds []redis.Cmder
 	for _, c := range closed {
 		for slot := range uint32(1) << (2 * c.level) {
@@ -346,7 +346,7 @@ func (w *write) claim() error {
 	expiring := make(map[*group]bool, len(w.groups))
 	w.s.expires.mu.Lock()
 	for k, g := range w.groups {
-		key := countKey(w.kb, k.egress, k.bucket)
+		key := countKey(&w.kb, k.egress, k.bucket)
 		keys[g] = key
 		g.total = pipe.IncrBy(w.ctx, key, g.n)
 		expiring[g] = w.expire(pipe, slotID{k, countLevel, 0}, key)
@@ -439,13 +439,13 @@ func (w *write) append() error {
 	w.s.expires.mu.Lock()
 	for i, ref := range w.order {
 		id := slotID{ref.g.key, ref.g.level, ref.slot}
-		key := slotKey(w.kb, id.egress, id.bucket, id.level, id.slot)
+		key := slotKey(&w.kb, id.egress, id.bucket, id.level, id.slot)
 		buf := w.laid[w.starts[i]:w.starts[i+1]]
 		cmd := pipe.Append(w.ctx, key, unsafe.String(unsafe.SliceData(buf), len(buf)))
 		out = append(out, sent{cmd, key, int64(len(buf)), w.expire(pipe, id, key)})
 	}
 	for e, meta := range w.metas {
-		key := metaKey(w.kb, e)
+		key := metaKey(&w.kb, e)
 		fields := []any{"kind", meta.kind.String(), "id", meta.id, "vpc", meta.vpc}
 		if meta.account != "" || meta.region != "" {
 			fields = append(fields, "acct", meta.account, "region", meta.region)
@@ -681,14 +681,14 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	metas := make([]*redis.MapStringStringCmd, len(p.egresses))
 	cmds := make([]redis.Cmder, 0, len(p.buckets)+len(p.egresses))
 	for i, e := range p.egresses {
-		metas[i] = redis.NewMapStringStringCmd(ctx, "hgetall", metaKey(kb, e))
+		metas[i] = redis.NewMapStringStringCmd(ctx, "hgetall", metaKey(&kb, e))
 		cmds = append(cmds, metas[i])
 	}
 	var counts []*redis.StringCmd
 	readCounts := func() {
 		for i := len(counts); i < len(p.buckets); i++ {
 			b := p.buckets[i]
-			counts = append(counts, redis.NewStringCmd(ctx, "get", countKey(kb, p.egresses[b.egress], b.bucket)))
+			counts = append(counts, redis.NewStringCmd(ctx, "get", countKey(&kb, p.egresses[b.egress], b.bucket)))
 			cmds = append(cmds, counts[i])
 		}
 	}
@@ -736,7 +736,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 					if !ok {
 						r = int32(len(reads))
 						index[at] = r
-						reads = append(reads, redis.NewStringCmd(ctx, "get", slotKey(kb, p.egresses[b.egress], b.bucket, level, at.slot)))
+						reads = append(reads, redis.NewStringCmd(ctx, "get", slotKey(&kb, p.egresses[b.egress], b.bucket, level, at.slot)))
 						cmds = append(cmds, reads[r])
 					}
 					if !slices.Contains(probes[u], slotRead{r, int32(i)}) {
