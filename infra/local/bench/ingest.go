@@ -135,6 +135,9 @@ func startStoreRounds(ctx context.Context, addr string, records int) (*storeRoun
 		profile = ""
 	}
 	cmd := exec.CommandContext(ctx, self, args...)
+	if err := runAs(cmd, "nat-ingest"); err != nil {
+		return nil, err
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"slices"
 	"text/tabwriter"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ndrtrace/ndrtrace/infra/local/cloud"
 	"github.com/ndrtrace/ndrtrace/infra/local/redisd"
 )
 
@@ -60,6 +62,25 @@ func short(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
+// runAs gives cmd, a process of this bench that stands in for function fn,
+// the Go runtime settings s.yaml gives fn (GOGC, GOMEMLIMIT, GODEBUG), as
+// the local cloud gives the compiled functions.
+func runAs(cmd *exec.Cmd, fn string) error {
+	root, err := cloud.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	settings, err := cloud.RuntimeEnv(root, fn)
+	if err != nil {
+		return err
+	}
+	cmd.Env = os.Environ()
+	for k, v := range settings {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	return nil
+}
+
 func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	slices.Sort(s)
@@ -81,8 +102,11 @@ func main() {
 	storeChildAddr := flag.String("store-child", "", "internal: run a store-only round against the redis-server at this address for each line read, print each")
 	flag.Parse()
 	profile = *cpuprofile
-	// As s.yaml sets GOGC=400 for the functions.
-	debug.SetGCPercent(400)
+	if os.Getenv("GOGC") == "" {
+		// As s.yaml sets GOGC=400 for the functions; the store and batch
+		// rounds' processes get all of s.yaml's settings (runAs).
+		debug.SetGCPercent(400)
+	}
 	ctx := context.Background()
 	if *storeChildAddr != "" {
 		if err := storeChild(ctx, *storeChildAddr, *records); err != nil {
