@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ndrtrace/ndrtrace/shared/decimal"
 )
 
 // msThreshold separates seconds from milliseconds: 10^11 seconds is the year
@@ -57,6 +59,26 @@ func Parse(s string) (time.Time, error) {
 		return time.Time{}, ErrTime
 	}
 	return t, nil
+}
+
+// ParseUnix is Parse(s).Unix(), the whole seconds log records are kept in:
+// the integer seconds or milliseconds logs write are read without building
+// a time.Time, anything else by Parse.
+func ParseUnix(s string) (int64, error) {
+	if n, ok := decimal.Uint(s); ok {
+		if n >= msThreshold {
+			n /= 1000 // time.UnixMilli(n).Unix(), for n >= 0
+		}
+		if n > MaxUnix {
+			return 0, ErrTime
+		}
+		return int64(n), nil
+	}
+	t, err := Parse(s)
+	if err != nil {
+		return 0, err
+	}
+	return t.Unix(), nil
 }
 
 func parse(s string) (time.Time, error) {

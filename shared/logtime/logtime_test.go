@@ -68,6 +68,22 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// FuzzParseUnix checks the fast path against what it stands for:
+// Parse(s).Unix(), errors included.
+func FuzzParseUnix(f *testing.F) {
+	for _, s := range []string{"1738767430", "1738767430999", "00001738767430", "4294967294", "4294967295", "99999999999",
+		"100000000000", "4294967294999", "4294967295000", "9999999999999999999", "18446744073709551616", "1.5", " 1", "2025-02-05T14:57:10Z", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseUnix(s)
+		tm, werr := Parse(s)
+		if (err == nil) != (werr == nil) || err == nil && got != tm.Unix() {
+			t.Fatalf("ParseUnix(%q) = %d, %v; Parse: %v (%d), %v", s, got, err, tm, tm.Unix(), werr)
+		}
+	})
+}
+
 func TestInLog(t *testing.T) {
 	const logTime = 1738767430
 	tests := []struct {

@@ -140,18 +140,18 @@ func Parse(fields []mapping.Field, _ string, logTime int64) (mapping.Mapping, ma
 	}
 	m.Start, m.End = logTime, logTime
 	if haveStart {
-		t, err := logtime.Parse(start)
+		t, err := logtime.ParseUnix(start)
 		if err != nil {
 			return m, BadStartTime
 		}
-		m.Start = t.Unix()
+		m.Start = t
 	}
 	if haveEnd {
-		t, err := logtime.Parse(end)
+		t, err := logtime.ParseUnix(end)
 		if err != nil {
 			return m, BadEndTime
 		}
-		m.End = t.Unix()
+		m.End = t
 	}
 	if !logtime.InLog(m.Start, logTime) {
 		return m, StartOutOfRange

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/ndrtrace/ndrtrace/shared/decimal"
 )
 
 // Proto is an IANA protocol number.
@@ -46,6 +48,10 @@ var ErrProto = errors.New("unknown protocol")
 // ParseProto accepts a protocol name (tcp, udp, icmp, icmpv6; any case) or an
 // IANA number 0-255.
 func ParseProto(s string) (Proto, error) {
+	// Logs write the number: read it without the general path.
+	if n, ok := decimal.Uint(s); ok && n <= 255 {
+		return Proto(n), nil
+	}
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
 	case "tcp":
@@ -79,6 +85,10 @@ func ParseAddr(s string) (netip.Addr, error) {
 
 // ParsePort parses a port number 0-65535.
 func ParsePort(s string) (uint16, error) {
+	// The plain digits logs write; strconv judges anything else.
+	if n, ok := decimal.Uint(s); ok && n <= 65535 {
+		return uint16(n), nil
+	}
 	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
 	if err != nil {
 		return 0, fmt.Errorf("bad port %q", s)

@@ -2,6 +2,8 @@ package tuple
 
 import (
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -67,4 +69,42 @@ func TestIsPrivate(t *testing.T) {
 			t.Errorf("IsPrivate(%s) = %v", s, got)
 		}
 	}
+}
+
+// FuzzParsePort checks the fast path against the rule it stands in for:
+// strconv.ParseUint of the trimmed string, 16 bits; errors agree too.
+func FuzzParsePort(f *testing.F) {
+	for _, s := range []string{"443", "0", "65535", "65536", "00080", "000080", " 22 ", "-1", "", "1_0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParsePort(s)
+		want, werr := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
+		if (err == nil) != (werr == nil) || err == nil && uint64(got) != want {
+			t.Fatalf("ParsePort(%q) = %d, %v; strconv: %d, %v", s, got, err, want, werr)
+		}
+	})
+}
+
+// FuzzParseProto checks the numeric fast path likewise: a number is
+// strconv's 8-bit reading of the trimmed string; names are the table's.
+func FuzzParseProto(f *testing.F) {
+	for _, s := range []string{"6", "17", "255", "256", "0006", " 6", "tcp", "ICMPv6", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseProto(s)
+		names := map[string]Proto{"tcp": TCP, "udp": UDP, "icmp": ICMP, "icmpv6": ICMPv6, "ipv6-icmp": ICMPv6}
+		trimmed := strings.TrimSpace(s)
+		if p, ok := names[strings.ToLower(trimmed)]; ok {
+			if err != nil || got != p {
+				t.Fatalf("ParseProto(%q) = %v, %v; want %v", s, got, err, p)
+			}
+			return
+		}
+		want, werr := strconv.ParseUint(trimmed, 10, 8)
+		if (err == nil) != (werr == nil) || err == nil && uint64(got) != want {
+			t.Fatalf("ParseProto(%q) = %d, %v; strconv: %d, %v", s, got, err, want, werr)
+		}
+	})
 }
