@@ -14,7 +14,7 @@ import (
 
 func TestRuntimeEnv(t *testing.T) {
 	root := moduleRoot(t)
-	for _, fn := range []string{"nat-ingest", "lb-ingest", "trace"} {
+	for _, fn := range []string{"nat-ingest", "lb-ingest", "trace", "investigate", "onboard"} {
 		env, err := cloud.RuntimeEnv(root, fn)
 		if err != nil {
 			t.Fatal(err)
