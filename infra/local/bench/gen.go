@@ -70,14 +70,14 @@ func (g *generator) logGroup() *sls.LogGroup {
 
 // rawGroup is logGroup as ingest reads it: the LogGroupList bytes SLS
 // sends, walked in place.
-func (g *generator) rawGroup() (slslog.Group, error) {
+func (g *generator) rawGroup() (slslog.Group, int, error) {
 	b, err := (&sls.LogGroupList{LogGroups: []*sls.LogGroup{g.logGroup()}}).Marshal()
 	if err != nil {
-		return slslog.Group{}, err
+		return slslog.Group{}, 0, err
 	}
 	gs, err := slslog.Groups(b, "")
 	if err != nil {
-		return slslog.Group{}, err
+		return slslog.Group{}, 0, err
 	}
-	return gs[0], nil
+	return gs[0], len(b), nil
 }

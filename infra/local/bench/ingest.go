@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -70,7 +71,7 @@ func redisCeiling(ctx context.Context, addr string) (float64, error) {
 // nat-ingest uses (parsing one batch while the previous one is written),
 // minus SLS.
 func ingestStoreOnly(ctx context.Context, rdb *redis.Client, g *generator) (float64, error) {
-	lg, err := g.rawGroup()
+	lg, _, err := g.rawGroup()
 	if err != nil {
 		return 0, err
 	}
@@ -183,11 +184,20 @@ func (s *storeRounds) stop() {
 func storeChild(ctx context.Context, addr string, records int) error {
 	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 32}) // as config.Redis sizes it
 	defer rdb.Close()
-	lg, err := newGenerator(records).rawGroup()
+	lg, size, err := newGenerator(records).rawGroup()
 	if err != nil {
 		return err
 	}
-	runtime.GC()
+	// nat-ingest holds a page at a time, this process every record at once
+	// (250 MB for a million): its heap cap (s.yaml's, see runAs) is raised
+	// by that much, or the GC would run without pause under a cap below
+	// what is live.
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		debug.SetMemoryLimit(limit + int64(size))
+	}
+	// Generating the records left ~1 GB of garbage, which an instance of
+	// nat-ingest never had: collect it and hand its pages back.
+	debug.FreeOSMemory()
 	in := bufio.NewScanner(os.Stdin)
 	enc := json.NewEncoder(os.Stdout)
 	for in.Scan() {
