@@ -200,8 +200,9 @@ func triggerEvent(r triggerRange) []byte {
 }
 
 // usage is what processes have used so far: CPU seconds (user + system)
-// and minor page faults. On this VM a page touched afresh costs 15-35 µs of
-// CPU, so the faults say how much of a round's CPU went to a heap growing.
+// and minor page faults. On the VMs make bench has run on, a page touched
+// afresh cost 3-35 µs of CPU (it swings with the host), so the faults say
+// how much of a round's CPU may have gone to a heap growing.
 type usage struct {
 	cpu    float64
 	faults int64
