@@ -3,6 +3,7 @@ package slslog_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
@@ -108,3 +109,66 @@ var (
 	_ slslog.Reader = slslog.Read
 	_ slslog.Reader = slslog.ReadDecoded
 )
+
+func TestNextCount(t *testing.T) {
+	tests := []struct {
+		size, groups, want int
+	}{
+		{0, 0, slslog.PageGroups},                                // an empty page: nothing to go by
+		{25 << 20, 100, slslog.PageGroups},                       // 250 KB groups: 131 fit, capped
+		{10 << 20, 2, slslog.PageBytes / (5 << 20)},              // 5 MB groups, SLS's largest
+		{1 << 20, 1, 32},                                         // 1 MB groups
+		{100 << 20, 1, 1},                                        // larger than the budget: one at a time
+		{slslog.PageBytes, slslog.PageGroups, slslog.PageGroups}, // at the budget
+	}
+	for _, tt := range tests {
+		if got := slslog.NextCount(tt.size, tt.groups); got != tt.want {
+			t.Errorf("NextCount(%d, %d) = %d, want %d", tt.size, tt.groups, got, tt.want)
+		}
+	}
+	if slslog.FirstCount < 1 || slslog.FirstCount*(5<<20) > slslog.PageBytes {
+		t.Errorf("the first pull asks for %d groups: up to %d MB of 5 MB groups", slslog.FirstCount, slslog.FirstCount*5)
+	}
+}
+
+// Large groups are read in pages that stay near the byte budget, however
+// many groups a pull could return; small ones in pages of PageGroups.
+func TestPagesStayNearTheirByteBudget(t *testing.T) {
+	const groupBytes = 1 << 20
+	big := make([]*sls.LogGroup, 48)
+	for i := range big {
+		k, v, ts := "i", strconv.Itoa(i)+strings.Repeat("x", groupBytes), uint32(1738738800)
+		big[i] = &sls.LogGroup{Logs: []*sls.Log{{Time: &ts, Contents: []*sls.LogContent{{Key: &k, Value: &v}}}}}
+	}
+	for name, read := range readers {
+		c, _, r := emulatorWith(t, big)
+		var pages []int
+		n, err := read(context.Background(), c, r, func(page []slslog.Group) error {
+			pages = append(pages, len(page))
+			return nil
+		})
+		if err != nil || n != len(big) {
+			t.Fatalf("%s: %d of %d groups, %v", name, n, len(big), err)
+		}
+		if pages[0] > slslog.FirstCount {
+			t.Errorf("%s: first page of %d groups, want at most %d", name, pages[0], slslog.FirstCount)
+		}
+		for i, p := range pages {
+			if p*groupBytes > slslog.PageBytes+groupBytes {
+				t.Errorf("%s: page %d holds %d groups of 1 MB, over the %d MB budget", name, i, p, slslog.PageBytes>>20)
+			}
+		}
+		if len(pages) < 2 || pages[1] <= pages[0] {
+			t.Errorf("%s: pages %v: the second should grow to the budget", name, pages)
+		}
+
+		c, _, r = emulator(t, 3*slslog.PageGroups)
+		widest := 0
+		if _, err := read(context.Background(), c, r, func(page []slslog.Group) error {
+			widest = max(widest, len(page))
+			return nil
+		}); err != nil || widest != slslog.PageGroups {
+			t.Errorf("%s: small groups read in pages of at most %d, want %d (%v)", name, widest, slslog.PageGroups, err)
+		}
+	}
+}
