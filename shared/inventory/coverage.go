@@ -60,11 +60,38 @@ func (inv *Inventory) Prefetch(ctx context.Context, addrs []netip.Addr) error {
 	return err
 }
 
+// batchEntries is the inventory's share of a traced batch's memo
+// (trace.BatchMemo): the decoded entries of every address read, and whether
+// the inventory has been filled. Keyed by address, not by Redis key: the
+// per-alert checks look up ~4 addresses each, and building a key string and
+// hashing it through a sync.Map for each was a fifth of a batch's CPU.
+type batchEntries struct {
+	mu         sync.RWMutex
+	entries    map[netip.Addr][]entry
+	filled     bool
+	haveFilled bool
+}
+
+type batchEntriesKey struct{}
+
+// entriesOf is the batch's entries in memo, made on first use; nil outside
+// a batch.
+func entriesOf(memo *sync.Map) *batchEntries {
+	if memo == nil {
+		return nil
+	}
+	if v, ok := memo.Load(batchEntriesKey{}); ok {
+		return v.(*batchEntries)
+	}
+	v, _ := memo.LoadOrStore(batchEntriesKey{}, &batchEntries{entries: map[netip.Addr][]entry{}})
+	return v.(*batchEntries)
+}
+
 // read returns the decoded entries of addrs and, when asked, whether the
 // inventory has been filled, in one round trip; within a traced batch each
 // is read once (trace.BatchMemo).
 func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled bool) (entries [][]entry, filled bool, err error) {
-	memo := trace.BatchMemo(ctx)
+	memo := entriesOf(trace.BatchMemo(ctx))
 	entries = make([][]entry, len(addrs))
 	// Within a batch, most reads find everything in the memo: the pipeline
 	// is made only when something is to be read.
@@ -77,26 +104,31 @@ func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled b
 	}
 	var cmds []*redis.MapStringStringCmd
 	var filledCmd *redis.StringCmd
+	if memo != nil {
+		memo.mu.RLock()
+	}
 	for i, ad := range addrs {
 		ad = ad.Unmap()
-		key := ipKey(ad)
 		if memo != nil {
-			if h, ok := memo.Load(key); ok {
-				entries[i] = h.([]entry)
+			if h, ok := memo.entries[ad]; ok {
+				entries[i] = h
 				continue
 			}
 		}
 		if cmds == nil {
 			cmds = make([]*redis.MapStringStringCmd, len(addrs))
 		}
-		cmds[i] = queue().HGetAll(ctx, key)
+		cmds[i] = queue().HGetAll(ctx, ipKey(ad))
 	}
 	if wantFilled {
-		if v, ok := memoLoad(memo, keyFilled); ok {
-			filled = v.(bool)
+		if memo != nil && memo.haveFilled {
+			filled = memo.filled
 		} else {
 			filledCmd = queue().Get(ctx, keyFilled)
 		}
+	}
+	if memo != nil {
+		memo.mu.RUnlock()
 	}
 	if pipe == nil {
 		return entries, filled, nil
@@ -104,30 +136,29 @@ func (inv *Inventory) read(ctx context.Context, addrs []netip.Addr, wantFilled b
 	if err := store.Exec(ctx, inv.rdb, pipe); err != nil {
 		return nil, false, err
 	}
-	for i, c := range cmds {
-		if c != nil {
-			entries[i] = decodeEntries(addrs[i].Unmap(), c.Val())
-			if memo != nil {
-				memo.Store(ipKey(addrs[i]), entries[i])
-			}
-		}
-	}
 	if filledCmd != nil {
 		if _, filled, err = parseFilledCmd(filledCmd); err != nil {
 			return nil, false, err
 		}
-		if memo != nil {
-			memo.Store(keyFilled, filled)
+	}
+	for i, c := range cmds {
+		if c != nil {
+			entries[i] = decodeEntries(addrs[i].Unmap(), c.Val())
 		}
 	}
-	return entries, filled, nil
-}
-
-func memoLoad(m *sync.Map, key string) (any, bool) {
-	if m == nil {
-		return nil, false
+	if memo != nil {
+		memo.mu.Lock()
+		for i, c := range cmds {
+			if c != nil {
+				memo.entries[addrs[i].Unmap()] = entries[i]
+			}
+		}
+		if filledCmd != nil {
+			memo.filled, memo.haveFilled = filled, true
+		}
+		memo.mu.Unlock()
 	}
-	return m.Load(key)
+	return entries, filled, nil
 }
 
 func parseFilledCmd(c *redis.StringCmd) (time.Time, bool, error) {
