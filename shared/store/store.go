@@ -37,23 +37,60 @@ func New(rdb redis.UniversalClient, ttl time.Duration) *Store {
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
-	return &Store{rdb: rdb, ttl: ttl, refresh: max(ttl/8, time.Second), expires: expiries{last: map[slotID]time.Time{}}}
+	return &Store{rdb: rdb, ttl: ttl, refresh: max(ttl/8, time.Second), expires: newExpiries()}
 }
 
 // expiries remembers when this process last renewed each key's expiry.
+// It holds every key written within a refresh (hundreds of thousands at a
+// gateway's pace), so its keys are compact: the egress by a number of its
+// own, not the address and scope (a slotID is ~64 bytes with a string to
+// compare; looking those up was a fifth of a steady stream's write CPU).
 type expiries struct {
 	mu        sync.Mutex
-	last      map[slotID]time.Time
+	last      map[expiryKey]int64 // Unix nanoseconds of the last renewal
+	egresses  map[mapping.Egress]uint32
 	lastPrune time.Time
+}
+
+// expiryKey is a slotID with its egress numbered (expiries.egresses).
+type expiryKey struct {
+	egress uint32
+	level  int32
+	bucket int64
+	slot   uint32
+}
+
+// maxEgresses bounds the numbering: past it (malformed logs naming
+// millions of addresses), every renewal is forgotten and numbering starts
+// over, which only costs EXPIREs.
+const maxEgresses = 1 << 16
+
+func newExpiries() expiries {
+	return expiries{last: map[expiryKey]int64{}, egresses: map[mapping.Egress]uint32{}}
+}
+
+// key is id's expiryKey; called with mu held.
+func (e *expiries) key(id slotID) expiryKey {
+	n, ok := e.egresses[id.egress]
+	if !ok {
+		if len(e.egresses) >= maxEgresses {
+			clear(e.last)
+			clear(e.egresses)
+		}
+		n = uint32(len(e.egresses))
+		e.egresses[id.egress] = n
+	}
+	return expiryKey{egress: n, level: int32(id.level), bucket: id.bucket, slot: id.slot}
 }
 
 // due reports whether a key's expiry must be renewed now, and records that
 // it will be.
-func (e *expiries) due(id slotID, now time.Time, refresh time.Duration) bool {
-	if t, ok := e.last[id]; ok && now.Sub(t) < refresh {
+func (e *expiries) due(k expiryKey, now time.Time, refresh time.Duration) bool {
+	t := now.UnixNano()
+	if last, ok := e.last[k]; ok && time.Duration(t-last) < refresh {
 		return false
 	}
-	e.last[id] = now
+	e.last[k] = t
 	return true
 }
 
@@ -61,10 +98,14 @@ func (e *expiries) prune(now time.Time, refresh time.Duration) {
 	if now.Sub(e.lastPrune) <= refresh {
 		return
 	}
-	for k, t := range e.last {
-		if now.Sub(t) >= refresh {
+	t := now.UnixNano()
+	for k, last := range e.last {
+		if time.Duration(t-last) >= refresh {
 			delete(e.last, k)
 		}
+	}
+	if len(e.last) == 0 {
+		clear(e.egresses) // nothing refers to their numbers
 	}
 	e.lastPrune = now
 }
@@ -74,14 +115,16 @@ func (e *expiries) reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	clear(e.last)
+	clear(e.egresses)
 }
 
-// forget drops keys whose renewal may not have reached Redis.
-func (e *expiries) forget(ids []slotID) {
+// forget drops keys whose renewal may not have reached Redis. A key
+// renumbered since (reset, or maxEgresses passed) is already forgotten.
+func (e *expiries) forget(keys []expiryKey) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, id := range ids {
-		delete(e.last, id)
+	for _, k := range keys {
+		delete(e.last, k)
 	}
 }
 
@@ -226,9 +269,9 @@ type write struct {
 	wakes  map[mapping.Egress]*WakeFilter
 	*scratch
 
-	renewed   []slotID // expiries renewed in this write
-	closed    []slotID // levels this write moved buckets past (slot 0 of each)
-	unexpired []string // keys Redis created but this write set no expiry on
+	renewed   []expiryKey // expiries renewed in this write
+	closed    []slotID    // levels this write moved buckets past (slot 0 of each)
+	unexpired []string    // keys Redis created but this write set no expiry on
 }
 
 type slotRef struct {
@@ -330,11 +373,12 @@ func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
 // expire renews a key's expiry when this process has not done so lately;
 // called with expires.mu held. It reports whether it did.
 func (w *write) expire(pipe redis.Pipeliner, id slotID, key string) bool {
-	if !w.s.expires.due(id, w.now, w.s.refresh) {
+	k := w.s.expires.key(id)
+	if !w.s.expires.due(k, w.now, w.s.refresh) {
 		return false
 	}
 	pipe.Expire(w.ctx, key, w.s.life())
-	w.renewed = append(w.renewed, id)
+	w.renewed = append(w.renewed, k)
 	return true
 }
 
