@@ -236,12 +236,12 @@ func batchLookups(ctx context.Context, rdb *redis.Client, tr *trace.Tracer, as [
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	redis0, cpu0, faults0 := redisCPU(ctx, rdb), selfCPU(), selfFaults()
+	redis0, self0 := redisCPU(ctx, rdb), selfUsage()
 	start := time.Now()
 	rs := tr.Trace(ctx, as)
 	el := time.Since(start)
-	f := batchFigure{Rate: float64(len(as)) / el.Seconds(), GoCPU: selfCPU() - cpu0, RedisCPU: redisCPU(ctx, rdb) - redis0,
-		Faults: selfFaults() - faults0}
+	used := selfUsage().minus(self0)
+	f := batchFigure{Rate: float64(len(as)) / el.Seconds(), GoCPU: used.cpu, RedisCPU: redisCPU(ctx, rdb) - redis0, Faults: used.faults}
 	f.PerCPU = float64(len(as)) / (f.GoCPU + f.RedisCPU)
 	for _, r := range rs {
 		if err := named(r); err != nil {
@@ -251,18 +251,12 @@ func batchLookups(ctx context.Context, rdb *redis.Client, tr *trace.Tracer, as [
 	return f, nil
 }
 
-// selfCPU is this process's user+system CPU seconds so far.
-func selfCPU() float64 {
+// selfUsage is this process's CPU seconds (user + system) and minor page
+// faults so far.
+func selfUsage() usage {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// selfFaults is this process's minor page faults so far.
-func selfFaults() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Minflt
+	return usage{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds(), faults: ru.Minflt}
 }
 
 // named checks that a result found its endpoint and named its instance.
