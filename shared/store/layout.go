@@ -457,43 +457,57 @@ func validValue(v []byte) bool {
 // probe is what an entry's key part must hold for its mapping to match a
 // query (see matches): the peer's address family flag, then proto, port and
 // peer address byte for byte, then the peer port (or 0 for a portless
-// query). It lets a lookup decode only the entries of its tuple.
+// query). It lets a lookup decode only the entries of its tuple. It runs
+// for every entry of every slot a lookup reads (75 MB for a batch of
+// 10,000 alerts over a million records), so the first 8 bytes of a key
+// part are compared as one word.
 type probe struct {
-	none     bool // no entry can match (the peer address is invalid or zoned)
-	v6       bool
-	head     [1 + 2 + 16]byte
-	headLen  int
-	port     uint16
-	portless bool
+	mask, want uint64   // the key part's first 8 bytes, little-endian: flags (the family bit), proto, port, peer address[:4]
+	rest       [12]byte // peer address[4:] when it is IPv6
+	v6         bool
+	port       uint16
+	portless   bool
 }
 
 func newProbe(q *Query) probe {
-	p := probe{port: q.Peer.Port, portless: q.Portless}
+	p := probe{port: q.Peer.Port, portless: q.Portless, mask: ^uint64(0) &^ (0xff &^ fPeer6)}
+	var head [8]byte
+	head[1] = byte(q.Proto)
+	binary.BigEndian.PutUint16(head[2:], q.Port)
 	a := q.Peer.Addr
-	p.head[0] = byte(q.Proto)
-	binary.BigEndian.PutUint16(p.head[1:], q.Port)
 	switch {
 	case a.Is4():
 		v := a.As4()
-		p.headLen = 3 + copy(p.head[3:], v[:])
+		copy(head[4:], v[:])
 	case a.Is6() && a.Zone() == "":
 		v := a.As16()
-		p.v6, p.headLen = true, 3+copy(p.head[3:], v[:])
+		head[0] = fPeer6
+		copy(head[4:], v[:4])
+		p.v6, p.rest = true, [12]byte(v[4:])
 	default:
-		p.none = true // entries hold no zone, and always an address
+		// Entries hold no zone, and always an address: nothing matches
+		// (no key part has bits outside the mask).
+		p.mask, p.want = 0, 1
+		return p
 	}
+	p.want = binary.LittleEndian.Uint64(head[:])
 	return p
 }
 
 // may is false when an entry with this key part cannot match the query.
+// keyLen sized field for its address family: at least 14 bytes, 26 when
+// the family bit says IPv6, which the word compared.
 func (p *probe) may(field []byte) bool {
-	if p.none || (field[0]&fPeer6 != 0) != p.v6 {
+	if binary.LittleEndian.Uint64(field)&p.mask != p.want {
 		return false
 	}
-	// keyLen sized field for the address family compared above.
-	if string(field[1:1+p.headLen]) != string(p.head[:p.headLen]) {
-		return false
+	at := 8
+	if p.v6 {
+		if [12]byte(field[8:20]) != p.rest {
+			return false
+		}
+		at = 20
 	}
-	port := binary.BigEndian.Uint16(field[1+p.headLen:])
+	port := binary.BigEndian.Uint16(field[at:])
 	return port == p.port || p.portless && port == 0
 }

@@ -752,16 +752,15 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 
 	// Round 2: at every level up to each bucket's, the slot of each peer
 	// form the query accepts. A slot shared by several queries is read once.
-	type slotRead struct {
-		slot   int32 // index into reads
-		bucket int32 // index into p.buckets
-	}
 	type slotAt struct {
 		bucket int32
 		level  int8
 		slot   uint32
 	}
-	probes := make([][]slotRead, len(qs))
+	// probes lists every (query, slot) scan, query by query in the order
+	// the query's hits are reported; a query reads its slots bucket by
+	// bucket, level by level.
+	probes := make([]slotProbe, 0, 8*len(qs))
 	index := make(map[slotAt]int32, 2*len(qs))
 	reads := make([]*redis.StringCmd, 0, 2*len(qs))
 	cmds = cmds[:0]
@@ -773,6 +772,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		top := levelFor(n)
 		for _, u := range p.usersOf(i) {
 			q := &qs[u]
+			from := len(probes)
 			for level := 0; level <= top; level++ {
 				for _, peer := range q.peers() {
 					at := slotAt{int32(i), int8(level), slotOf(q.Proto, q.Port, peer, level)}
@@ -783,8 +783,10 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 						reads = append(reads, redis.NewStringCmd(ctx, "get", slotKey(&kb, p.egresses[b.egress], b.bucket, level, at.slot)))
 						cmds = append(cmds, reads[r])
 					}
-					if !slices.Contains(probes[u], slotRead{r, int32(i)}) {
-						probes[u] = append(probes[u], slotRead{r, int32(i)})
+					// Two peer forms may share a slot: it is scanned once.
+					pr := slotProbe{query: u, bucket: int32(i), slot: r}
+					if !slices.Contains(probes[from:], pr) {
+						probes = append(probes, pr)
 					}
 				}
 			}
@@ -806,35 +808,119 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		h := c.Val()
 		meta[i] = egressMeta{kind: mapping.ParseKind(h["kind"]), id: h["id"], vpc: h["vpc"], account: h["acct"], region: h["region"]}
 	}
-	out := make([][]Hit, len(qs))
+	pbs := make([]probe, len(qs))
 	for i := range qs {
-		q := &qs[i]
-		pb := newProbe(q)
-		var seen [][]byte // entries found for this query: a few at most
-		for _, pr := range probes[i] {
-			raw := reads[pr.slot].Val() // "" when the slot is empty
-			b := p.buckets[pr.bucket]
-			e, meta := p.egresses[b.egress], &meta[b.egress]
-			// Entries of other tuples are skipped undecoded.
-			scanValid(unsafe.Slice(unsafe.StringData(raw), valid[pr.slot]), &pb, func(entry []byte, m mapping.Mapping) {
-				// Only a byte-identical entry is the same record again (a
-				// replay): records that share everything but the private
-				// endpoint are two hosts, and both are answers.
-				if !matches(q, &m) || slices.ContainsFunc(seen, func(s []byte) bool { return bytes.Equal(s, entry) }) {
-					return
-				}
-				seen = append(seen, entry)
-				m.Egress = e
-				if meta.kind != 0 && m.Kind == 0 {
-					m.Kind = meta.kind
-				}
-				m.EgressID, m.VPC = meta.id, meta.vpc
-				m.Account, m.Region = meta.account, meta.region
-				out[i] = append(out[i], Hit{m})
-			})
+		pbs[i] = newProbe(&qs[i])
+	}
+	// The scans run slot by slot, so that a slot's every scan finds it in
+	// the cache: query by query, a batch's reads (18 MB for 10,000 alerts
+	// over a million records) came from memory again for each query. The
+	// hits are then put back in each query's own order.
+	var found []foundEntry
+	for _, k := range bySlot(probes, len(reads)) {
+		pr := &probes[k]
+		raw := reads[pr.slot].Val() // "" when the slot is empty
+		q := &qs[pr.query]
+		// Entries of other tuples are skipped undecoded.
+		scanValid(unsafe.Slice(unsafe.StringData(raw), valid[pr.slot]), &pbs[pr.query], func(entry []byte, m mapping.Mapping) {
+			if matches(q, &m) {
+				found = append(found, foundEntry{probe: k, entry: entry, m: m})
+			}
+		})
+	}
+	out := make([][]Hit, len(qs))
+	order := byQuery(found, probes, len(qs))
+	for i, k := range order {
+		f := &found[k]
+		pr := &probes[f.probe]
+		// Only a byte-identical entry is the same record again (a replay):
+		// records that share everything but the private endpoint are two
+		// hosts, and both are answers. A query's hits are a few at most,
+		// and the last ones in order.
+		dup := false
+		for _, j := range slices.Backward(order[:i]) {
+			g := &found[j]
+			if probes[g.probe].query != pr.query {
+				break
+			}
+			if dup = bytes.Equal(g.entry, f.entry); dup {
+				break
+			}
 		}
+		if dup {
+			continue
+		}
+		m := f.m
+		b := p.buckets[pr.bucket]
+		m.Egress = p.egresses[b.egress]
+		meta := &meta[b.egress]
+		if meta.kind != 0 && m.Kind == 0 {
+			m.Kind = meta.kind
+		}
+		m.EgressID, m.VPC = meta.id, meta.vpc
+		m.Account, m.Region = meta.account, meta.region
+		out[pr.query] = append(out[pr.query], Hit{m})
 	}
 	return out, nil
+}
+
+// slotProbe is one scan of a lookup: a query's scan of one slot read.
+type slotProbe struct {
+	query, bucket, slot int32 // indexes into the queries, the plan's buckets and the reads
+}
+
+// foundEntry is an entry a probe found that matches its query.
+type foundEntry struct {
+	probe int32 // index into the probes: their order is the hits' order
+	entry []byte
+	m     mapping.Mapping
+}
+
+// bySlot orders the probes' indexes slot by slot (a counting sort over
+// the slots read), keeping each slot's probes in their order.
+func bySlot(probes []slotProbe, slots int) []int32 {
+	starts := make([]int32, slots+1)
+	for _, pr := range probes {
+		starts[pr.slot+1]++
+	}
+	for i := range slots {
+		starts[i+1] += starts[i]
+	}
+	order := make([]int32, len(probes))
+	for k, pr := range probes {
+		order[starts[pr.slot]] = int32(k)
+		starts[pr.slot]++
+	}
+	return order
+}
+
+// byQuery orders the indexes of found query by query (a counting sort),
+// each query's hits in the order of their probes.
+func byQuery(found []foundEntry, probes []slotProbe, queries int) []int32 {
+	ends := make([]int32, queries+1)
+	for _, f := range found {
+		ends[probes[f.probe].query+1]++
+	}
+	for i := range queries {
+		ends[i+1] += ends[i]
+	}
+	order := make([]int32, len(found))
+	for k, f := range found {
+		q := probes[f.probe].query
+		order[ends[q]] = int32(k)
+		ends[q]++
+	}
+	// A query's hits are a few: insertion sort by probe.
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0; j-- {
+			a, b := &found[order[j-1]], &found[order[j]]
+			if probes[a.probe].query != probes[b.probe].query || a.probe <= b.probe {
+				break
+			}
+			order[j-1], order[j] = order[j], order[j-1]
+		}
+	}
+	return order
 }
 
 // lookupPlan lists the egresses and buckets a batch of queries reads, each

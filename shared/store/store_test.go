@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"sort"
 	"testing"
@@ -376,5 +377,97 @@ func TestLevelsMovedPastAreCompacted(t *testing.T) {
 		if got := privates(hits[i]); len(got) != 1 || got[0] != m.Private.String() {
 			t.Fatalf("port %d: got %v, want %s", m.Port, got, m.Private)
 		}
+	}
+}
+
+// A batch answers every query exactly as the query alone does, hits and
+// their order included: the scans of a batch run slot by slot, shared
+// slots once for all their queries. The records span several levels and
+// buckets, some are replayed after the bucket moved up a level (a
+// byte-identical copy in another slot), some tuples have two hosts, and
+// some queries are portless, repeated or find nothing.
+func TestBatchAnswersAsEachAlone(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 6000
+	ms := make([]mapping.Mapping, 0, n)
+	for i := range n {
+		start := t0 + int64(rng.IntN(1800))
+		m := nat(fmt.Sprintf("172.16.%d.%d", i/250, i%250+1), uint16(1024+rng.IntN(200)), start, start+int64(rng.IntN(900)))
+		m.Peer.Addr = netip.AddrFrom4([4]byte{106, 11, 0, byte(rng.IntN(8))})
+		if i%7 == 0 && i > 0 { // another host on the tuple of the record before
+			prev := ms[len(ms)-1]
+			m.Port, m.Peer, m.Start, m.End = prev.Port, prev.Peer, prev.Start, prev.End
+		}
+		ms = append(ms, m)
+	}
+	// Records logged without the peer's port (ALB), on tuples of NAT
+	// records: a portless query finds both, in slots of two peer forms.
+	for i := range n / 10 {
+		m := ms[i*10]
+		m.Kind, m.Peer.Port = mapping.KindALB, 0
+		m.Private.Addr = netip.AddrFrom4([4]byte{192, 168, byte(i >> 8), byte(i)})
+		ms = append(ms, m)
+	}
+	rng.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+	for i := 0; i < len(ms); i += 500 {
+		if err := s.Write(ctx, ms[i:min(i+500, len(ms))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Write(ctx, ms[:300]); err != nil { // a replay, now at a higher level
+		t.Fatal(err)
+	}
+	var qs []store.Query
+	for i := range 1500 {
+		m := ms[rng.IntN(len(ms))]
+		q := query(m.Port, m.Start+int64(rng.IntN(int(m.End-m.Start)+1)))
+		q.Peer = m.Peer
+		switch i % 10 {
+		case 1:
+			q.Portless = true
+		case 2:
+			q.Port++ // mostly nothing
+		case 3:
+			q.Peer.Port = 0
+			q.Portless = true
+		}
+		qs = append(qs, q)
+		if i%13 == 0 {
+			qs = append(qs, q)
+		}
+	}
+	batch, err := s.Lookup(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, many := 0, 0 // queries with hits, with more than one
+	for i, q := range qs {
+		alone, err := s.Lookup(ctx, []store.Query{q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fmt.Sprintf("%+v", batch[i]), fmt.Sprintf("%+v", alone[0]); got != want {
+			t.Fatalf("query %d %+v:\nin the batch %s\nalone        %s", i, q, got, want)
+		}
+		if len(alone[0]) > 0 {
+			found++
+		}
+		if len(alone[0]) > 1 {
+			many++
+		}
+	}
+	// The scenario must exercise what it claims.
+	if found < len(qs)/2 || many == 0 {
+		t.Fatalf("%d of %d queries found hits, %d more than one", found, len(qs), many)
+	}
+	var top int64
+	for _, k := range rdb.Keys(ctx, "ndr:c:*").Val() {
+		c, _ := rdb.Get(ctx, k).Int64()
+		top = max(top, c)
+	}
+	if top <= 64*4 {
+		t.Fatalf("the fullest bucket holds %d records: fewer levels than the test needs", top)
 	}
 }
