@@ -560,23 +560,50 @@ const maxPipe = 512
 // ExecCmds runs cmds in pipelines of at most maxPipe commands, two in
 // flight, and checks every command as Exec does.
 func ExecCmds(ctx context.Context, rdb redis.UniversalClient, cmds []redis.Cmder) error {
-	if len(cmds) == 0 {
-		return nil
+	return startCmds(ctx, rdb, cmds).wait()
+}
+
+// pipelines are ExecCmds under way: a caller may use the replies of each
+// pipeline as it completes, while Redis answers the next ones.
+type pipelines struct {
+	ready []chan struct{} // ready[i] is closed once pipeline i (cmds[i*maxPipe:]) has its replies
+	done  chan struct{}
+	err   error // set before done is closed
+}
+
+func startCmds(ctx context.Context, rdb redis.UniversalClient, cmds []redis.Cmder) *pipelines {
+	p := &pipelines{ready: make([]chan struct{}, (len(cmds)+maxPipe-1)/maxPipe), done: make(chan struct{})}
+	for i := range p.ready {
+		p.ready[i] = make(chan struct{})
 	}
-	var g errgroup.Group
-	g.SetLimit(2)
-	for at := 0; at < len(cmds); at += maxPipe {
-		part := cmds[at:min(at+maxPipe, len(cmds))]
-		g.Go(func() error {
-			pipe := rdb.Pipeline()
-			for _, c := range part {
-				_ = pipe.Process(ctx, c) // a pipeline only queues
-			}
-			_, err := pipe.Exec(ctx)
-			return err
-		})
-	}
-	return checked(ctx, rdb, cmds, g.Wait())
+	go func() {
+		defer close(p.done)
+		var g errgroup.Group
+		g.SetLimit(2)
+		for i := range p.ready {
+			part := cmds[i*maxPipe : min((i+1)*maxPipe, len(cmds))]
+			g.Go(func() error {
+				defer close(p.ready[i])
+				pipe := rdb.Pipeline()
+				for _, c := range part {
+					_ = pipe.Process(ctx, c) // a pipeline only queues
+				}
+				_, err := pipe.Exec(ctx)
+				return err
+			})
+		}
+		p.err = checked(ctx, rdb, cmds, g.Wait())
+	}()
+	return p
+}
+
+// await waits for the replies of cmds[i].
+func (p *pipelines) await(i int) { <-p.ready[i/maxPipe] }
+
+// wait waits for every reply and checks them all.
+func (p *pipelines) wait() error {
+	<-p.done
+	return p.err
 }
 
 // Exec runs a pipeline of rdb and checks every command, not only the first
@@ -792,16 +819,10 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 			}
 		}
 	}
-	if err := ExecCmds(ctx, s.rdb, cmds); err != nil {
-		return nil, fmt.Errorf("read %d slots: %w", len(reads), err)
-	}
+	// The scans below start on the first slots while Redis still answers
+	// for the others: the reads go out in the order the scans want them.
+	pending := startCmds(ctx, s.rdb, cmds)
 
-	// Each slot is checked once, however many queries scan it. A corrupt
-	// tail is skipped; what came before it still counts.
-	valid := make([]int32, len(reads))
-	for i, r := range reads {
-		valid[i] = int32(validPrefix(unsafe.Slice(unsafe.StringData(r.Val()), len(r.Val()))))
-	}
 	// Each egress's metadata is decoded once, not per hit.
 	meta := make([]egressMeta, len(metas))
 	for i, c := range metas {
@@ -816,17 +837,33 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	// the cache: query by query, a batch's reads (18 MB for 10,000 alerts
 	// over a million records) came from memory again for each query. The
 	// hits are then put back in each query's own order.
-	var found []foundEntry
+	found := make([]foundEntry, 0, len(qs))
+	var valid []byte // the well-formed prefix of the slot being scanned
+	at := int32(-1)  // that slot
 	for _, k := range bySlot(probes, len(reads)) {
 		pr := &probes[k]
-		raw := reads[pr.slot].Val() // "" when the slot is empty
+		// Each slot is checked once, before its first scan (which then
+		// finds it in the cache), however many queries scan it. A corrupt
+		// tail is skipped; what came before it still counts.
+		if pr.slot != at {
+			at = pr.slot
+			pending.await(int(at))
+			raw := reads[at].Val() // "" when the slot is empty (or its read failed: see below)
+			valid = unsafe.Slice(unsafe.StringData(raw), len(raw))
+			valid = valid[:validPrefix(valid)]
+		}
 		q := &qs[pr.query]
 		// Entries of other tuples are skipped undecoded.
-		scanValid(unsafe.Slice(unsafe.StringData(raw), valid[pr.slot]), &pbs[pr.query], func(entry []byte, m mapping.Mapping) {
+		scanValid(valid, &pbs[pr.query], func(entry []byte, m mapping.Mapping) {
 			if matches(q, &m) {
 				found = append(found, foundEntry{probe: k, entry: entry, m: m})
 			}
 		})
+	}
+	// Any read that failed fails the lookup: a slot that could not be
+	// read must not pass for an empty one.
+	if err := pending.wait(); err != nil {
+		return nil, fmt.Errorf("read %d slots: %w", len(reads), err)
 	}
 	out := make([][]Hit, len(qs))
 	order := byQuery(found, probes, len(qs))

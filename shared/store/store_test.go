@@ -471,3 +471,42 @@ func TestBatchAnswersAsEachAlone(t *testing.T) {
 		t.Fatalf("the fullest bucket holds %d records: fewer levels than the test needs", top)
 	}
 }
+
+// A slot with a corrupt tail (a write cut short, a stray APPEND) still
+// answers with the entries before it; a slot corrupt from its start
+// answers nothing. Neither fails the lookup, nor its other queries.
+func TestCorruptSlotTail(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	if err := s.Write(ctx, []mapping.Mapping{nat("172.16.0.1", 5000, t0, t0+600), nat("172.16.0.2", 5000, t0, t0+600)}); err != nil {
+		t.Fatal(err)
+	}
+	keys := rdb.Keys(ctx, "ndr:m:*").Val()
+	if len(keys) != 1 {
+		t.Fatalf("slots %v, want one", keys)
+	}
+	good, _ := rdb.Get(ctx, keys[0]).Result()
+	qs := []store.Query{query(5000, t0+10), query(5000, t0+10)}
+	for _, c := range []struct {
+		slot string
+		want string
+	}{
+		{good + "\x05abc", "[172.16.0.1:40000 172.16.0.2:40000]"},
+		{good + "\x00", "[172.16.0.1:40000 172.16.0.2:40000]"},
+		{good[:len(good)-3], "[172.16.0.1:40000]"},
+		{"\xff" + good, "[]"},
+	} {
+		if err := rdb.Set(ctx, keys[0], c.slot, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		hits, err := s.Lookup(ctx, qs)
+		if err != nil {
+			t.Fatalf("slot %q: %v", c.slot, err)
+		}
+		for i := range qs {
+			if got := fmt.Sprint(privates(hits[i])); got != c.want {
+				t.Errorf("slot %q, query %d: %s, want %s", c.slot, i, got, c.want)
+			}
+		}
+	}
+}

@@ -92,7 +92,7 @@ func main() {
 	naive := flag.Int("naive", 100_000, "records for the naive one-SET-per-record baseline")
 	e2e := flag.Int("e2e", 1_000_000, "records for the end-to-end ingest figures")
 	alerts := flag.Int("alerts", 10_000, "alerts in the batch-lookup figure")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the store-only figure (with -batch-only: of the batch) here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the store-only figure (with -batch-only: of the three batches) here")
 	flag.BoolVar(&batchOnly, "batch-only", false, "only the batch-of-alerts figure")
 	flag.StringVar(&binDir, "bindir", "", "compiled functions as go build -o DIR/ ./functions/... lays them out; empty: build them from this tree")
 	flag.IntVar(&latePending, "pending", 10_000, "pending alerts in the late-resolution figures")

@@ -190,6 +190,15 @@ func batchChild(ctx context.Context, addr string, records, n int) error {
 	defer rdb.Close()
 	as := batchAlerts(newGenerator(records), n)
 	tr := wired(rdb, store.New(rdb, time.Hour))
+	if profile != "" { // the three batches
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		runtime.GC() // the generator's garbage is not the batches'
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	var fs []batchFigure
 	for range 3 {
 		f, err := batchLookups(ctx, rdb, tr, as)
@@ -228,14 +237,6 @@ func batchAlerts(g *generator, n int) []*alert.Alert {
 // the mappings are in Redis already.
 func batchLookups(ctx context.Context, rdb *redis.Client, tr *trace.Tracer, as []*alert.Alert) (batchFigure, error) {
 	runtime.GC() // the last batch's garbage is not this one's
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return batchFigure{}, err
-		}
-		pprof.StartCPUProfile(f)
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
 	redis0, self0 := redisCPU(ctx, rdb), selfUsage()
 	start := time.Now()
 	rs := tr.Trace(ctx, as)
