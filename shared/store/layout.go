@@ -114,8 +114,13 @@ func metaKey(kb *[]byte, e mapping.Egress) string {
 // port, finalised) into one of 4^level slots. The start time is not part of
 // it: a lookup does not know it.
 func slotOf(proto tuple.Proto, port uint16, peer tuple.Endpoint, level int) uint32 {
-	h := TupleHash(proto, port, peer.Addr)
-	h = fnvMix(fnvMix(h, byte(peer.Port>>8)), byte(peer.Port))
+	return levelSlot(slotHash(TupleHash(proto, port, peer.Addr), peer.Port), level)
+}
+
+// slotHash is the hash slotOf takes a slot from at every level, from the
+// tuple's TupleHash: a writer or reader of many levels computes it once.
+func slotHash(tupleHash uint64, peerPort uint16) uint64 {
+	h := fnvMix(fnvMix(tupleHash, byte(peerPort>>8)), byte(peerPort))
 	// FNV's low bits depend weakly on the last bytes (often a constant
 	// port); the finaliser of MurmurHash3 spreads every bit over all.
 	h ^= h >> 33
@@ -123,8 +128,11 @@ func slotOf(proto tuple.Proto, port uint16, peer tuple.Endpoint, level int) uint
 	h ^= h >> 33
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
-	return uint32(h % (uint64(1) << (2 * level)))
+	return h
 }
+
+// levelSlot is a slot hash's slot among the 4^level of a level.
+func levelSlot(h uint64, level int) uint32 { return uint32(h % (uint64(1) << (2 * level))) }
 
 // Entry encoding: a length byte, then the key part and the value part. Key:
 // flags, proto, port, peer addr, peer port, start; when the peer port was

@@ -138,6 +138,10 @@ type group struct {
 	n     int64
 	total *redis.IntCmd
 	level int
+	// dense indexes the group's slots (into the write's order, plus one)
+	// when its level's slots are few against its entries: an array, not
+	// layout's map, for most of a steady stream's groups.
+	dense []int32
 }
 
 // slotID names a key of the layout: a slot (level >= 0), a bucket's count
@@ -287,6 +291,10 @@ type scratch struct {
 	// first holds each mapping's start-bucket group; longer windows (rare)
 	// look their other buckets up again.
 	first []*group
+	// hashes holds each mapping's slot hash (slotHash), computed once for
+	// its wake bit and the slots of its every copy.
+	hashes []uint64
+	dense  []int32 // the groups' dense indexes, one after the other
 	// enc holds every entry once; laid holds them again slot by slot.
 	enc    []byte
 	order  []slotRef
@@ -341,7 +349,15 @@ func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
 	s.expires.mu.Lock()
 	s.expires.prune(w.now, s.refresh)
 	s.expires.mu.Unlock()
-	var wake *WakeFilter
+	w.hashes = grow(w.hashes, len(ms))
+	// Consecutive records mostly share their egress and bucket: the maps
+	// are asked when those change, not for every record.
+	var (
+		wake    *WakeFilter
+		meta    egressMeta
+		hasMeta bool
+		last    *group
+	)
 	for i := range ms {
 		m := &ms[i]
 		if wake == nil || i > 0 && ms[i-1].Egress != m.Egress {
@@ -349,22 +365,29 @@ func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
 				wake = new(WakeFilter)
 				w.wakes[m.Egress] = wake
 			}
+			meta, hasMeta = w.metas[m.Egress]
 		}
-		wake.add(m)
+		th := TupleHash(m.Proto, m.Port, m.Peer.Addr)
+		wake.addHash(th)
+		w.hashes[i] = slotHash(th, m.Peer.Port)
 		copies(m, func(b int64) {
 			k := groupKey{m.Egress, b}
-			g := w.groups[k]
-			if g == nil {
-				g = &group{key: k}
-				w.groups[k] = g
+			g := last
+			if g == nil || g.key != k {
+				if g = w.groups[k]; g == nil {
+					g = &group{key: k}
+					w.groups[k] = g
+				}
+				last = g
 			}
 			g.n++
 			if w.first[i] == nil {
 				w.first[i] = g
 			}
 		})
-		if meta, ok := w.metas[m.Egress]; !ok || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" || meta.account == "" && m.Account != "" {
-			w.metas[m.Egress] = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC, account: m.Account, region: m.Region}
+		if !hasMeta || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" || meta.account == "" && m.Account != "" {
+			meta, hasMeta = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC, account: m.Account, region: m.Region}, true
+			w.metas[m.Egress] = meta
 		}
 	}
 	return w
@@ -416,27 +439,53 @@ func (w *write) claim() error {
 // so that each slot's value is one contiguous run: no buffer per slot.
 // Slots are keyed by their group's pointer: cheaper to hash than an egress.
 func (w *write) layout() {
-	// A group touches at most min(its entries, 4^level) slots: sized for
-	// that, the index never grows (growing it was a tenth of a write's CPU).
-	slots := 0
+	// A group touches at most min(its entries, 4^level) slots. A group
+	// with at most 4 entries per slot of its level (a steady stream's)
+	// indexes them in an array; the others share a map, sized for them so
+	// that it never grows (growing it was a tenth of a write's CPU).
+	slots, dense := 0, 0
 	for _, g := range w.groups {
-		slots += int(min(g.n, int64(1)<<(2*g.level)))
+		if width := int64(1) << (2 * g.level); width <= 4*g.n {
+			dense += int(width)
+		} else {
+			slots += int(g.n)
+		}
+	}
+	w.dense = grow(w.dense, dense)
+	clear(w.dense)
+	dense = 0
+	for _, g := range w.groups {
+		if width := 1 << (2 * g.level); int64(width) <= 4*g.n {
+			g.dense, dense = w.dense[dense:dense+width:dense+width], dense+width
+		}
 	}
 	if w.index == nil || w.room < slots {
 		w.index, w.room = make(map[slotRef]int32, slots), slots
 	}
 	index := w.index
-	sizes := slices.Grow(w.sizes[:0], slots)
-	w.order = slices.Grow(w.order, slots)
+	sizes := slices.Grow(w.sizes[:0], min(len(w.ms), slots+dense))
+	w.order = slices.Grow(w.order, min(len(w.ms), slots+dense))
 	places := slices.Grow(w.places[:0], len(w.ms))
-	add := func(m *mapping.Mapping, g *group, off, n int32) {
-		ref := slotRef{g, slotOf(m.Proto, m.Port, m.Peer, g.level)}
-		i, ok := index[ref]
-		if !ok {
-			i = int32(len(w.order))
-			index[ref] = i
-			w.order = append(w.order, ref)
-			sizes = append(sizes, 0)
+	add := func(g *group, h uint64, off, n int32) {
+		slot := levelSlot(h, g.level)
+		var i int32
+		if g.dense != nil {
+			i = g.dense[slot] - 1
+			if i < 0 {
+				i = int32(len(w.order))
+				g.dense[slot] = i + 1
+				w.order = append(w.order, slotRef{g, slot})
+				sizes = append(sizes, 0)
+			}
+		} else {
+			ref := slotRef{g, slot}
+			var ok bool
+			if i, ok = index[ref]; !ok {
+				i = int32(len(w.order))
+				index[ref] = i
+				w.order = append(w.order, ref)
+				sizes = append(sizes, 0)
+			}
 		}
 		sizes[i] += n
 		places = append(places, placed{i, off, n})
@@ -446,10 +495,10 @@ func (w *write) layout() {
 		off := int32(len(w.enc))
 		w.enc = appendEntry(w.enc, m)
 		n := int32(len(w.enc)) - off
-		add(m, w.first[i], off, n)
+		add(w.first[i], w.hashes[i], off, n)
 		if m.End-m.Start > MaxSpan {
 			for t := m.Start + MaxSpan; ; t += MaxSpan {
-				add(m, w.groups[groupKey{m.Egress, bucketOf(t)}], off, n)
+				add(w.groups[groupKey{m.Egress, bucketOf(t)}], w.hashes[i], off, n)
 				if m.End-t <= MaxSpan {
 					break
 				}
@@ -800,9 +849,16 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		for _, u := range p.usersOf(i) {
 			q := &qs[u]
 			from := len(probes)
+			// The slot hash of each peer form, for every level.
+			peers := q.peers()
+			th := TupleHash(q.Proto, q.Port, q.Peer.Addr)
+			var hs [2]uint64
+			for j, peer := range peers {
+				hs[j] = slotHash(th, peer.Port)
+			}
 			for level := 0; level <= top; level++ {
-				for _, peer := range q.peers() {
-					at := slotAt{int32(i), int8(level), slotOf(q.Proto, q.Port, peer, level)}
+				for j := range peers {
+					at := slotAt{int32(i), int8(level), levelSlot(hs[j], level)}
 					r, ok := index[at]
 					if !ok {
 						r = int32(len(reads))

@@ -510,3 +510,61 @@ func TestCorruptSlotTail(t *testing.T) {
 		}
 	}
 }
+
+// A write indexes its slots in an array for a group with a few entries per
+// slot of its level, and in a map for a group with fewer (a small write
+// into a bucket already wide): a batch can hold both kinds. Every record
+// is found, in one entry, whichever way its write indexed it.
+func TestSmallWritesIntoAWideBucket(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	other := mapping.Egress{Addr: netip.MustParseAddr("47.100.1.86")}
+	var all []mapping.Mapping
+	write := func(ms []mapping.Mapping) {
+		t.Helper()
+		if err := s.Write(ctx, ms); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ms...)
+	}
+	rec := func(i int, e mapping.Egress) mapping.Mapping {
+		m := nat(fmt.Sprintf("172.16.%d.%d", i/250, 1+i%250), uint16(1024+i), t0+int64(i%300), t0+int64(i%300)+600)
+		m.Egress = e
+		return m
+	}
+	// 5,000 records put the bucket at level 4 (256 slots).
+	var ms []mapping.Mapping
+	for i := range 5000 {
+		ms = append(ms, rec(i, mapping.Egress{Addr: eip}))
+	}
+	write(ms)
+	// Then batches of 3 records into it (3 entries for 256 slots: the map),
+	// each with 40 records of a new egress's bucket (level 0: the array).
+	for b := range 20 {
+		ms = nil
+		for k := range 3 {
+			ms = append(ms, rec(5000+3*b+k, mapping.Egress{Addr: eip}))
+		}
+		for k := range 40 {
+			ms = append(ms, rec(6000+40*b+k, other))
+		}
+		write(ms)
+	}
+	if got := entries(t); got != int64(len(all)) {
+		t.Fatalf("%d entries, want %d", got, len(all))
+	}
+	qs := make([]store.Query, len(all))
+	for i, m := range all {
+		qs[i] = query(m.Port, m.Start+10)
+		qs[i].Egress = []mapping.Egress{m.Egress}
+	}
+	hits, err := s.Lookup(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range all {
+		if got := fmt.Sprint(privates(hits[i])); got != fmt.Sprint([]string{m.Private.String()}) {
+			t.Fatalf("record %d (%s port %d): got %s, want %s", i, m.Egress.Addr, m.Port, got, m.Private)
+		}
+	}
+}

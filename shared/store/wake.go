@@ -48,11 +48,17 @@ func fnvMix(h uint64, b byte) uint64 { return (h ^ uint64(b)) * fnvPrime }
 // wakeBit is a tuple's bit in a WakeFilter: TupleHash's top 12 bits (the
 // multiplications carry every input byte into them).
 func wakeBit(proto tuple.Proto, port uint16, peer netip.Addr) uint32 {
-	return uint32(TupleHash(proto, port, peer) >> (64 - 12)) // 2^12 = wakeBits
+	return hashBit(TupleHash(proto, port, peer))
 }
 
-func (f *WakeFilter) add(m *mapping.Mapping) {
-	b := wakeBit(m.Proto, m.Port, m.Peer.Addr)
+// hashBit is the wake bit of a TupleHash.
+func hashBit(h uint64) uint32 { return uint32(h >> (64 - 12)) } // 2^12 = wakeBits
+
+func (f *WakeFilter) add(m *mapping.Mapping) { f.addHash(TupleHash(m.Proto, m.Port, m.Peer.Addr)) }
+
+// addHash adds the tuple whose TupleHash is h (see wakeBit).
+func (f *WakeFilter) addHash(h uint64) {
+	b := hashBit(h)
 	f[b/8] |= 1 << (b % 8)
 }
 
