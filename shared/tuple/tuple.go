@@ -73,6 +73,11 @@ func ParseProto(s string) (Proto, error) {
 // ParseAddr parses an IPv4 or IPv6 address (no zone). IPv4-mapped IPv6
 // addresses are unmapped so that one host has one spelling.
 func ParseAddr(s string) (netip.Addr, error) {
+	// The plain dotted quads logs write (three per NAT record); netip
+	// judges anything else.
+	if a, ok := dottedQuad(s); ok {
+		return a, nil
+	}
 	a, err := netip.ParseAddr(strings.TrimSpace(s))
 	if err != nil {
 		return netip.Addr{}, err
@@ -81,6 +86,38 @@ func ParseAddr(s string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("address %q has a zone", s)
 	}
 	return a.Unmap(), nil
+}
+
+// dottedQuad reads s as exactly four decimal fields of 0-255 joined by
+// dots, each without a leading zero, as netip.ParseAddr reads IPv4; ok is
+// false for any other s (netip's to judge).
+func dottedQuad(s string) (netip.Addr, bool) {
+	var b [4]byte
+	field, n, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && n == 0 { // a leading zero
+				return netip.Addr{}, false
+			}
+			n = n*10 + int(c-'0')
+			digits++
+			if n > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && field < 3:
+			b[field] = byte(n)
+			field, n, digits = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	b[3] = byte(n)
+	return netip.AddrFrom4(b), true
 }
 
 // ParsePort parses a port number 0-65535.

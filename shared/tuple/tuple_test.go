@@ -1,6 +1,7 @@
 package tuple
 
 import (
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -105,6 +106,30 @@ func FuzzParseProto(f *testing.F) {
 		want, werr := strconv.ParseUint(trimmed, 10, 8)
 		if (err == nil) != (werr == nil) || err == nil && uint64(got) != want {
 			t.Fatalf("ParseProto(%q) = %d, %v; strconv: %d, %v", s, got, err, want, werr)
+		}
+	})
+}
+
+// FuzzParseAddr checks the dotted-quad fast path against the rule it
+// stands in for: netip.ParseAddr of the trimmed string, unmapped, without
+// a zone; errors agree too. Whatever the fast path takes is IPv4 and
+// prints back as s.
+func FuzzParseAddr(f *testing.F) {
+	for _, s := range []string{"172.16.20.21", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1..2.3",
+		" 10.0.0.1", "10.0.0.1 ", "::ffff:10.0.0.1", "fd00::1", "fe80::1%eth0", "1.2.3.4%x", "", "1.2.3.", ".1.2.3", "1.2.3.0000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseAddr(s)
+		want, werr := netip.ParseAddr(strings.TrimSpace(s))
+		if werr == nil && want.Zone() != "" {
+			werr = errors.New("zone")
+		}
+		if (err == nil) != (werr == nil) || err == nil && got != want.Unmap() {
+			t.Fatalf("ParseAddr(%q) = %v, %v; netip: %v, %v", s, got, err, want, werr)
+		}
+		if a, ok := dottedQuad(s); ok && (!a.Is4() || a.String() != s) {
+			t.Fatalf("dottedQuad(%q) = %v", s, a)
 		}
 	})
 }
