@@ -40,72 +40,90 @@ func New(rdb redis.UniversalClient, ttl time.Duration) *Store {
 	return &Store{rdb: rdb, ttl: ttl, refresh: max(ttl/8, time.Second), expires: newExpiries()}
 }
 
-// expiries remembers when this process last renewed each key's expiry.
-// It holds every key written within a refresh (hundreds of thousands at a
-// gateway's pace), so its keys are compact: the egress by a number of its
-// own, not the address and scope (a slotID is ~64 bytes with a string to
-// compare; looking those up was a fifth of a steady stream's write CPU).
+// expiries remembers which keys this process has renewed lately, by
+// windows: each (egress, bucket, level) has a window of refresh, and a key
+// is renewed at its first write in each window of its level. A key
+// renewed at a is then renewed again by a+refresh at the latest, so it
+// lives past every write by ttl (life is ttl+refresh). The keys of a
+// level are bits of one set, found once per batch: a map holding every
+// key written within a refresh (hundreds of thousands at a gateway's
+// pace) cost a lookup per key, mostly cache misses (a fifth of
+// BenchmarkWrite's CPU).
 type expiries struct {
 	mu        sync.Mutex
-	last      map[expiryKey]int64 // Unix nanoseconds of the last renewal
-	egresses  map[mapping.Egress]uint32
+	levels    map[levelKey]*renewals
 	lastPrune time.Time
 }
 
-// expiryKey is a slotID with its egress numbered (expiries.egresses).
-type expiryKey struct {
-	egress uint32
-	level  int32
-	bucket int64
-	slot   uint32
+// levelKey names a level of a bucket, or its count key (countLevel) or
+// its egress's metadata key (metaLevel, bucket 0).
+type levelKey struct {
+	groupKey
+	level int
 }
 
-// maxEgresses bounds the numbering: past it (malformed logs naming
-// millions of addresses), every renewal is forgotten and numbering starts
-// over, which only costs EXPIREs.
-const maxEgresses = 1 << 16
+// renewals are the keys of one level renewed in its current window.
+type renewals struct {
+	since int64    // Unix nanoseconds the window began
+	bits  []uint64 // by slot
+}
+
+// renewal is a key's bit, as a write set it.
+type renewal struct {
+	r     *renewals
+	since int64
+	slot  uint32
+}
 
 func newExpiries() expiries {
-	return expiries{last: map[expiryKey]int64{}, egresses: map[mapping.Egress]uint32{}}
+	return expiries{levels: map[levelKey]*renewals{}}
 }
 
-// key is id's expiryKey; called with mu held.
-func (e *expiries) key(id slotID) expiryKey {
-	n, ok := e.egresses[id.egress]
-	if !ok {
-		if len(e.egresses) >= maxEgresses {
-			clear(e.last)
-			clear(e.egresses)
-		}
-		n = uint32(len(e.egresses))
-		e.egresses[id.egress] = n
+// level returns the renewals of k's level; called with mu held.
+func (e *expiries) level(k levelKey) *renewals {
+	r := e.levels[k]
+	if r == nil {
+		r = &renewals{bits: make([]uint64, (width(k.level)+63)/64)}
+		e.levels[k] = r
 	}
-	return expiryKey{egress: n, level: int32(id.level), bucket: id.bucket, slot: id.slot}
+	return r
 }
 
-// due reports whether a key's expiry must be renewed now, and records that
-// it will be.
-func (e *expiries) due(k expiryKey, now time.Time, refresh time.Duration) bool {
+// width is how many keys a level has: 4^level slots, or one.
+func width(level int) int {
+	if level < 0 {
+		return 1
+	}
+	return 1 << (2 * level)
+}
+
+// due reports whether the key of slot must be renewed now, and records
+// that it will be.
+func (r *renewals) due(slot uint32, now time.Time, refresh time.Duration) (renewal, bool) {
 	t := now.UnixNano()
-	if last, ok := e.last[k]; ok && time.Duration(t-last) < refresh {
-		return false
+	if time.Duration(t-r.since) >= refresh {
+		clear(r.bits)
+		r.since = t
 	}
-	e.last[k] = t
-	return true
+	w, bit := slot/64, uint64(1)<<(slot%64)
+	if r.bits[w]&bit != 0 {
+		return renewal{}, false
+	}
+	r.bits[w] |= bit
+	return renewal{r, r.since, slot}, true
 }
 
+// prune drops the levels whose window is over: their next write renews
+// them all anyway.
 func (e *expiries) prune(now time.Time, refresh time.Duration) {
 	if now.Sub(e.lastPrune) <= refresh {
 		return
 	}
 	t := now.UnixNano()
-	for k, last := range e.last {
-		if time.Duration(t-last) >= refresh {
-			delete(e.last, k)
+	for k, r := range e.levels {
+		if time.Duration(t-r.since) >= refresh {
+			delete(e.levels, k)
 		}
-	}
-	if len(e.last) == 0 {
-		clear(e.egresses) // nothing refers to their numbers
 	}
 	e.lastPrune = now
 }
@@ -114,17 +132,19 @@ func (e *expiries) prune(now time.Time, refresh time.Duration) {
 func (e *expiries) reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	clear(e.last)
-	clear(e.egresses)
+	clear(e.levels)
 }
 
-// forget drops keys whose renewal may not have reached Redis. A key
-// renumbered since (reset, or maxEgresses passed) is already forgotten.
-func (e *expiries) forget(keys []expiryKey) {
+// forget drops renewals that may not have reached Redis. One whose window
+// has passed since, or whose level was pruned or reset, is already
+// forgotten.
+func (e *expiries) forget(rs []renewal) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, k := range keys {
-		delete(e.last, k)
+	for _, x := range rs {
+		if x.r.since == x.since {
+			x.r.bits[x.slot/64] &^= 1 << (x.slot % 64)
+		}
 	}
 }
 
@@ -142,6 +162,8 @@ type group struct {
 	// when its level's slots are few against its entries: an array, not
 	// layout's map, for most of a steady stream's groups.
 	dense []int32
+	// renewals are the expiries of the group's level (set by append).
+	renewals *renewals
 }
 
 // slotID names a key of the layout: a slot (level >= 0), a bucket's count
@@ -273,9 +295,9 @@ type write struct {
 	wakes  map[mapping.Egress]*WakeFilter
 	*scratch
 
-	renewed   []expiryKey // expiries renewed in this write
-	closed    []slotID    // levels this write moved buckets past (slot 0 of each)
-	unexpired []string    // keys Redis created but this write set no expiry on
+	renewed   []renewal // expiries renewed in this write
+	closed    []slotID  // levels this write moved buckets past (slot 0 of each)
+	unexpired []string  // keys Redis created but this write set no expiry on
 }
 
 type slotRef struct {
@@ -350,58 +372,120 @@ func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
 	s.expires.prune(w.now, s.refresh)
 	s.expires.mu.Unlock()
 	w.hashes = grow(w.hashes, len(ms))
-	// Consecutive records mostly share their egress and bucket: the maps
-	// are asked when those change, not for every record.
+	// A batch holds a few egresses (a gateway's EIPs) and buckets: each
+	// record finds its egress's state and group among those, and the maps
+	// are written once per egress and group, not asked for every record.
 	var (
-		wake    *WakeFilter
-		meta    egressMeta
-		hasMeta bool
-		last    *group
+		egs egressTable
+		cur *egressWrite
 	)
 	for i := range ms {
 		m := &ms[i]
-		if wake == nil || i > 0 && ms[i-1].Egress != m.Egress {
-			if wake = w.wakes[m.Egress]; wake == nil {
-				wake = new(WakeFilter)
-				w.wakes[m.Egress] = wake
-			}
-			meta, hasMeta = w.metas[m.Egress]
+		if cur == nil || cur.e != m.Egress {
+			cur = egs.find(m.Egress)
 		}
 		th := TupleHash(m.Proto, m.Port, m.Peer.Addr)
-		wake.addHash(th)
+		cur.wake.addHash(th)
 		w.hashes[i] = slotHash(th, m.Peer.Port)
 		copies(m, func(b int64) {
-			k := groupKey{m.Egress, b}
-			g := last
-			if g == nil || g.key != k {
-				if g = w.groups[k]; g == nil {
-					g = &group{key: k}
-					w.groups[k] = g
-				}
-				last = g
-			}
+			g := cur.group(b, w)
 			g.n++
 			if w.first[i] == nil {
 				w.first[i] = g
 			}
 		})
-		if !hasMeta || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" || meta.account == "" && m.Account != "" {
-			meta, hasMeta = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC, account: m.Account, region: m.Region}, true
-			w.metas[m.Egress] = meta
+		if meta := &cur.meta; !cur.hasMeta || meta.id == "" && m.EgressID != "" || meta.vpc == "" && m.VPC != "" || meta.account == "" && m.Account != "" {
+			*meta, cur.hasMeta = egressMeta{kind: m.Kind, id: m.EgressID, vpc: m.VPC, account: m.Account, region: m.Region}, true
 		}
+	}
+	for _, e := range egs.list {
+		w.wakes[e.e], w.metas[e.e] = e.wake, e.meta
 	}
 	return w
 }
 
+// egressWrite is what newWrite gathers for one egress of a batch.
+type egressWrite struct {
+	e       mapping.Egress
+	wake    *WakeFilter
+	meta    egressMeta
+	hasMeta bool
+	groups  []*group // the egress's, one per bucket: a batch spans a few
+	last    *group   // the group found last
+}
+
+// egressTable finds an egress's state in a batch. A batch mostly holds a
+// few egresses (a gateway's EIPs), searched in order: hashing an egress
+// (an address and a string) for a map cost more. Past searchable, a map
+// takes over, so that logs naming many addresses cost no more than that.
+type egressTable struct {
+	list  []*egressWrite
+	index map[mapping.Egress]*egressWrite
+}
+
+// searchable is how many egresses, or one egress's buckets, a write
+// searches in order before it uses a map.
+const searchable = 16
+
+func (t *egressTable) find(e mapping.Egress) *egressWrite {
+	if t.index != nil {
+		if s := t.index[e]; s != nil {
+			return s
+		}
+	} else {
+		for _, s := range t.list {
+			if s.e == e {
+				return s
+			}
+		}
+	}
+	s := &egressWrite{e: e, wake: new(WakeFilter)}
+	t.list = append(t.list, s)
+	if t.index == nil && len(t.list) > searchable {
+		t.index = make(map[mapping.Egress]*egressWrite, 2*len(t.list))
+		for _, s := range t.list {
+			t.index[s.e] = s
+		}
+	} else if t.index != nil {
+		t.index[e] = s
+	}
+	return s
+}
+
+// group returns the write's group of the egress's bucket b, adding it
+// when new.
+func (s *egressWrite) group(b int64, w *write) *group {
+	if s.last != nil && s.last.key.bucket == b {
+		return s.last
+	}
+	if len(s.groups) <= searchable {
+		for _, g := range s.groups {
+			if g.key.bucket == b {
+				s.last = g
+				return g
+			}
+		}
+	} else if g := w.groups[groupKey{s.e, b}]; g != nil {
+		s.last = g
+		return g
+	}
+	g := &group{key: groupKey{s.e, b}}
+	w.groups[g.key] = g
+	s.groups = append(s.groups, g)
+	s.last = g
+	return g
+}
+
 // expire renews a key's expiry when this process has not done so lately;
-// called with expires.mu held. It reports whether it did.
-func (w *write) expire(pipe redis.Pipeliner, id slotID, key string) bool {
-	k := w.s.expires.key(id)
-	if !w.s.expires.due(k, w.now, w.s.refresh) {
+// called with expires.mu held. It reports whether it did. r is the
+// renewals of the key's level (expiries.level).
+func (w *write) expire(pipe redis.Pipeliner, r *renewals, slot uint32, key string) bool {
+	x, due := r.due(slot, w.now, w.s.refresh)
+	if !due {
 		return false
 	}
 	pipe.Expire(w.ctx, key, w.s.life())
-	w.renewed = append(w.renewed, k)
+	w.renewed = append(w.renewed, x)
 	return true
 }
 
@@ -416,7 +500,7 @@ func (w *write) claim() error {
 		key := countKey(&w.kb, k.egress, k.bucket)
 		keys[g] = key
 		g.total = pipe.IncrBy(w.ctx, key, g.n)
-		expiring[g] = w.expire(pipe, slotID{k, countLevel, 0}, key)
+		expiring[g] = w.expire(pipe, w.s.expires.level(levelKey{k, countLevel}), 0, key)
 	}
 	w.s.expires.mu.Unlock()
 	if err := w.s.execAll(w.ctx, pipe); err != nil {
@@ -535,7 +619,10 @@ func (w *write) append() error {
 		key := slotKey(&w.kb, id.egress, id.bucket, id.level, id.slot)
 		buf := w.laid[w.starts[i]:w.starts[i+1]]
 		cmd := pipe.Append(w.ctx, key, unsafe.String(unsafe.SliceData(buf), len(buf)))
-		out = append(out, sent{cmd, key, int64(len(buf)), w.expire(pipe, id, key)})
+		if ref.g.renewals == nil {
+			ref.g.renewals = w.s.expires.level(levelKey{ref.g.key, ref.g.level})
+		}
+		out = append(out, sent{cmd, key, int64(len(buf)), w.expire(pipe, ref.g.renewals, id.slot, key)})
 	}
 	for e, meta := range w.metas {
 		key := metaKey(&w.kb, e)
@@ -545,7 +632,7 @@ func (w *write) append() error {
 		}
 		cmd := pipe.HSet(w.ctx, key, fields...)
 		// HSET counts the fields it created: all of them for a new key.
-		out = append(out, sent{cmd, key, int64(len(fields) / 2), w.expire(pipe, slotID{groupKey{egress: e}, metaLevel, 0}, key)})
+		out = append(out, sent{cmd, key, int64(len(fields) / 2), w.expire(pipe, w.s.expires.level(levelKey{groupKey{egress: e}, metaLevel}), 0, key)})
 	}
 	w.s.expires.mu.Unlock()
 	if err := w.s.execAll(w.ctx, pipe); err != nil {

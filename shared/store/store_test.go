@@ -568,3 +568,44 @@ func TestSmallWritesIntoAWideBucket(t *testing.T) {
 		}
 	}
 }
+
+// A batch over many egresses and buckets (past what a write searches in
+// order before it uses maps), shuffled, keeps every record under its own
+// egress, bucket and metadata.
+func TestBatchOfManyEgressesAndBuckets(t *testing.T) {
+	ctx := context.Background()
+	s := fresh(t)
+	var ms []mapping.Mapping
+	for e := range 40 {
+		for b := range 30 {
+			for k := range 3 {
+				start := t0 + int64(b)*store.BucketSeconds
+				m := nat(fmt.Sprintf("172.16.%d.%d", e, 3*b+k+1), uint16(2000+3*b+k), start, start+60)
+				m.Egress = mapping.Egress{Addr: netip.AddrFrom4([4]byte{47, 100, 2, byte(e)})}
+				m.EgressID = fmt.Sprintf("ngw-%d", e)
+				ms = append(ms, m)
+			}
+		}
+	}
+	rand.New(rand.NewPCG(7, 8)).Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+	if err := s.Write(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	qs := make([]store.Query, len(ms))
+	for i, m := range ms {
+		qs[i] = query(m.Port, m.Start+10)
+		qs[i].Egress = []mapping.Egress{m.Egress}
+	}
+	hits, err := s.Lookup(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if len(hits[i]) != 1 || hits[i][0].Private != m.Private || hits[i][0].EgressID != m.EgressID {
+			t.Fatalf("record %d (%s, port %d): hits %+v, want %s of %s", i, m.Egress.Addr, m.Port, hits[i], m.Private, m.EgressID)
+		}
+	}
+	if n := len(rdb.Keys(ctx, "ndr:c:*").Val()); n != 40*30 {
+		t.Fatalf("%d bucket counts, want %d", n, 40*30)
+	}
+}
