@@ -87,3 +87,30 @@ func BenchmarkLookup(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkLookupBatch is one lookup of 10,000 queries over 300,000
+// records of a stream (its buckets at level 5): the store's share of a
+// batch of alerts.
+func BenchmarkLookupBatch(b *testing.B) {
+	ctx := context.Background()
+	rdb.FlushDB(ctx)
+	s := store.New(rdb, time.Hour)
+	ms := benchMappings(300_000)
+	for i := 0; i < len(ms); i += batch {
+		if err := s.Write(ctx, ms[i:min(i+batch, len(ms))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	qs := make([]store.Query, 10_000)
+	for i := range qs {
+		m := ms[(i*7919)%len(ms)]
+		qs[i] = store.Query{Egress: []mapping.Egress{m.Egress}, Proto: m.Proto, Port: m.Port, Peer: m.Peer, At: m.Start + 1, Skew: 60}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		hits, err := s.Lookup(ctx, qs)
+		if err != nil || len(hits[0]) == 0 {
+			b.Fatal(fmt.Sprint("not found ", err))
+		}
+	}
+}

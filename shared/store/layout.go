@@ -478,7 +478,7 @@ type probe struct {
 }
 
 func newProbe(q *Query) probe {
-	p := probe{port: q.Peer.Port, portless: q.Portless, mask: ^uint64(0) &^ (0xff &^ fPeer6)}
+	p := probe{port: q.Peer.Port, portless: q.Portless, mask: probeMask}
 	var head [8]byte
 	head[1] = byte(q.Proto)
 	binary.BigEndian.PutUint16(head[2:], q.Port)

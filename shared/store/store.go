@@ -914,17 +914,22 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	p.index()
 
 	// Round 2: at every level up to each bucket's, the slot of each peer
-	// form the query accepts. A slot shared by several queries is read once.
-	type slotAt struct {
-		bucket int32
-		level  int8
-		slot   uint32
+	// form the query accepts. A slot shared by several queries is read once:
+	// each bucket's slots read so far are indexed in an array for its
+	// levels up to denseTop, in a map above (the bucket's queries are all
+	// planned before the next bucket's, so both serve every bucket in turn).
+	type wideSlot struct {
+		level int
+		slot  uint32
 	}
+	var (
+		dense []int32 // by level, then slot: index into reads, plus one
+		wide  = map[wideSlot]int32{}
+	)
 	// probes lists every (query, slot) scan, query by query in the order
 	// the query's hits are reported; a query reads its slots bucket by
 	// bucket, level by level.
 	probes := make([]slotProbe, 0, 8*len(qs))
-	index := make(map[slotAt]int32, 2*len(qs))
 	reads := make([]*redis.StringCmd, 0, 2*len(qs))
 	cmds = cmds[:0]
 	for i, b := range p.buckets {
@@ -933,6 +938,15 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 			continue // redis.Nil: no records in this bucket
 		}
 		top := levelFor(n)
+		dense = grow(dense, levelStart(min(top, denseTop)+1))
+		clear(dense)
+		clear(wide)
+		read := func(level int, slot uint32) int32 {
+			r := int32(len(reads))
+			reads = append(reads, redis.NewStringCmd(ctx, "get", slotKey(&kb, p.egresses[b.egress], b.bucket, level, slot)))
+			cmds = append(cmds, reads[r])
+			return r
+		}
 		for _, u := range p.usersOf(i) {
 			q := &qs[u]
 			from := len(probes)
@@ -945,13 +959,20 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 			}
 			for level := 0; level <= top; level++ {
 				for j := range peers {
-					at := slotAt{int32(i), int8(level), levelSlot(hs[j], level)}
-					r, ok := index[at]
-					if !ok {
-						r = int32(len(reads))
-						index[at] = r
-						reads = append(reads, redis.NewStringCmd(ctx, "get", slotKey(&kb, p.egresses[b.egress], b.bucket, level, at.slot)))
-						cmds = append(cmds, reads[r])
+					slot := levelSlot(hs[j], level)
+					var r int32
+					if level <= denseTop {
+						at := levelStart(level) + int(slot)
+						if r = dense[at] - 1; r < 0 {
+							r = read(level, slot)
+							dense[at] = r + 1
+						}
+					} else {
+						var ok bool
+						if r, ok = wide[wideSlot{level, slot}]; !ok {
+							r = read(level, slot)
+							wide[wideSlot{level, slot}] = r
+						}
 					}
 					// Two peer forms may share a slot: it is scanned once.
 					pr := slotProbe{query: u, bucket: int32(i), slot: r}
@@ -981,27 +1002,63 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	// over a million records) came from memory again for each query. The
 	// hits are then put back in each query's own order.
 	found := make([]foundEntry, 0, len(qs))
-	var valid []byte // the well-formed prefix of the slot being scanned
-	at := int32(-1)  // that slot
-	for _, k := range bySlot(probes, len(reads)) {
-		pr := &probes[k]
-		// Each slot is checked once, before its first scan (which then
-		// finds it in the cache), however many queries scan it. A corrupt
-		// tail is skipped; what came before it still counts.
-		if pr.slot != at {
-			at = pr.slot
-			pending.await(int(at))
-			raw := reads[at].Val() // "" when the slot is empty (or its read failed: see below)
-			valid = unsafe.Slice(unsafe.StringData(raw), len(raw))
-			valid = valid[:validPrefix(valid)]
+	var join slotJoin
+	ordered := bySlot(probes, len(reads))
+	for a := 0; a < len(ordered); {
+		at := probes[ordered[a]].slot
+		b := a + 1
+		for b < len(ordered) && probes[ordered[b]].slot == at {
+			b++
 		}
-		q := &qs[pr.query]
-		// Entries of other tuples are skipped undecoded.
-		scanValid(valid, &pbs[pr.query], func(entry []byte, m mapping.Mapping) {
-			if matches(q, &m) {
-				found = append(found, foundEntry{probe: k, entry: entry, m: m})
+		run := ordered[a:b] // the probes of slot at
+		a = b
+		// Each slot is checked once, before its scan (which then finds it
+		// in the cache), however many queries read it. A corrupt tail is
+		// skipped; what came before it still counts.
+		pending.await(int(at))
+		raw := reads[at].Val() // "" when the slot is empty (or its read failed: see below)
+		slot := unsafe.Slice(unsafe.StringData(raw), len(raw))
+		if len(run) < joinMin {
+			k := run[0]
+			q := &qs[probes[k].query]
+			// Entries of other tuples are skipped undecoded.
+			scanValid(slot[:validPrefix(slot)], &pbs[probes[k].query], func(entry []byte, m mapping.Mapping) {
+				if matches(q, &m) {
+					found = append(found, foundEntry{probe: k, entry: entry, m: m})
+				}
+			})
+			continue
+		}
+		join.reset(len(run))
+		for i, k := range run {
+			if p := &pbs[probes[k].query]; p.mask != 0 { // a probe with mask 0 matches nothing
+				join.add(int32(i), p.want)
 			}
-		})
+		}
+		// The walk checks each entry as validPrefix does, and stops at the
+		// first that is not well formed.
+		for v := slot; len(v) > 0; {
+			n := int(v[0])
+			if n == 0 || len(v) < 1+n {
+				break
+			}
+			e := v[1 : 1+n]
+			v = v[1+n:]
+			kl := keyLen(e[0])
+			if kl >= len(e) || !validValue(e[kl:]) {
+				break
+			}
+			field := e[:kl]
+			for i := join.find(keyWord(field)); i >= 0; i = join.next[i] {
+				k := run[i]
+				if !pbs[probes[k].query].may(field) {
+					continue
+				}
+				if m, err := decodeEntry(field, e[len(field):]); err == nil && matches(&qs[probes[k].query], &m) {
+					found = append(found, foundEntry{probe: k, entry: e, m: m})
+				}
+			}
+		}
 	}
 	// Any read that failed fails the lookup: a slot that could not be
 	// read must not pass for an empty one.
@@ -1043,6 +1100,14 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 	}
 	return out, nil
 }
+
+// denseTop is the highest level whose slots a lookup indexes in an array:
+// levels 0-6 take 5,461 entries (22 KB) per bucket.
+const denseTop = 6
+
+// levelStart is where level's slots start in an array of every level's
+// slots, level by level: 4^0 + ... + 4^(level-1).
+func levelStart(level int) int { return (1<<(2*level) - 1) / 3 }
 
 // slotProbe is one scan of a lookup: a query's scan of one slot read.
 type slotProbe struct {

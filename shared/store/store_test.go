@@ -474,7 +474,8 @@ func TestBatchAnswersAsEachAlone(t *testing.T) {
 
 // A slot with a corrupt tail (a write cut short, a stray APPEND) still
 // answers with the entries before it; a slot corrupt from its start
-// answers nothing. Neither fails the lookup, nor its other queries.
+// answers nothing. Neither fails the lookup, nor its other queries, whether
+// one query scans the slot or several do.
 func TestCorruptSlotTail(t *testing.T) {
 	ctx := context.Background()
 	s := fresh(t)
@@ -487,6 +488,10 @@ func TestCorruptSlotTail(t *testing.T) {
 	}
 	good, _ := rdb.Get(ctx, keys[0]).Result()
 	qs := []store.Query{query(5000, t0+10), query(5000, t0+10)}
+	// An entry whose length and key read but whose value does not: its
+	// flags say a 16-byte private address where 4 follow.
+	badValue := []byte(good[:1+int(good[0])])
+	badValue[1+14] |= 1 << 2
 	for _, c := range []struct {
 		slot string
 		want string
@@ -495,17 +500,22 @@ func TestCorruptSlotTail(t *testing.T) {
 		{good + "\x00", "[172.16.0.1:40000 172.16.0.2:40000]"},
 		{good[:len(good)-3], "[172.16.0.1:40000]"},
 		{"\xff" + good, "[]"},
+		{good + string(badValue), "[172.16.0.1:40000 172.16.0.2:40000]"},
+		{string(badValue) + good, "[]"},
 	} {
 		if err := rdb.Set(ctx, keys[0], c.slot, 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		hits, err := s.Lookup(ctx, qs)
-		if err != nil {
-			t.Fatalf("slot %q: %v", c.slot, err)
-		}
-		for i := range qs {
-			if got := fmt.Sprint(privates(hits[i])); got != c.want {
-				t.Errorf("slot %q, query %d: %s, want %s", c.slot, i, got, c.want)
+		// One query scans the slot alone; two scan it together (slotJoin).
+		for _, batch := range [][]store.Query{qs[:1], qs} {
+			hits, err := s.Lookup(ctx, batch)
+			if err != nil {
+				t.Fatalf("slot %q: %v", c.slot, err)
+			}
+			for i := range batch {
+				if got := fmt.Sprint(privates(hits[i])); got != c.want {
+					t.Errorf("slot %q, query %d of %d: %s, want %s", c.slot, i, len(batch), got, c.want)
+				}
 			}
 		}
 	}
@@ -607,5 +617,57 @@ func TestBatchOfManyEgressesAndBuckets(t *testing.T) {
 	}
 	if n := len(rdb.Keys(ctx, "ndr:c:*").Val()); n != 40*30 {
 		t.Fatalf("%d bucket counts, want %d", n, 40*30)
+	}
+}
+
+// A bucket past level 6 (more than 262,144 records) has its top levels'
+// slots indexed by the lookup in a map, not an array: its records are
+// found all the same, in a batch and alone.
+func TestLookupPastTheArrayLevels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 300,000 records")
+	}
+	ctx := context.Background()
+	s := fresh(t)
+	const n = 300_000
+	ms := make([]mapping.Mapping, 0, 65536)
+	rec := func(i int) mapping.Mapping {
+		m := nat(fmt.Sprintf("172.16.%d.%d", (i/250)%250, 1+i%250), uint16(1024+i%60000), t0+int64(i%300), t0+int64(i%300)+600)
+		m.Peer.Addr = netip.AddrFrom4([4]byte{106, byte(i >> 16), byte(i >> 8), byte(i)})
+		return m
+	}
+	for i := range n {
+		ms = append(ms, rec(i))
+		if len(ms) == cap(ms) || i == n-1 {
+			if err := s.Write(ctx, ms); err != nil {
+				t.Fatal(err)
+			}
+			ms = ms[:0]
+		}
+	}
+	if c, _ := rdb.Get(ctx, rdb.Keys(ctx, "ndr:c:*").Val()[0]).Int64(); c <= 64<<12 {
+		t.Fatalf("the bucket holds %d records: not past level 6", c)
+	}
+	var qs []store.Query
+	var want []string
+	for i := 0; i < n; i += 97 {
+		m := rec(i)
+		q := query(m.Port, m.Start+10)
+		q.Peer = m.Peer
+		qs = append(qs, q)
+		want = append(want, fmt.Sprint([]string{m.Private.String()}))
+	}
+	hits, err := s.Lookup(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range qs {
+		if got := fmt.Sprint(privates(hits[i])); got != want[i] {
+			t.Fatalf("query %d: got %s, want %s", i, got, want[i])
+		}
+	}
+	alone, err := s.Lookup(ctx, qs[:1])
+	if err != nil || fmt.Sprint(privates(alone[0])) != want[0] {
+		t.Fatalf("alone: %v %v, want %s", alone, err, want[0])
 	}
 }
