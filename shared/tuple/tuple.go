@@ -93,30 +93,32 @@ func ParseAddr(s string) (netip.Addr, error) {
 // false for any other s (netip's to judge).
 func dottedQuad(s string) (netip.Addr, bool) {
 	var b [4]byte
-	field, n, digits := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 1 && n == 0 { // a leading zero
+	i := 0
+	for f := range 4 {
+		if f > 0 {
+			if i >= len(s) || s[i] != '.' {
 				return netip.Addr{}, false
 			}
-			n = n*10 + int(c-'0')
-			digits++
+			i++
+		}
+		if i >= len(s) || s[i]-'0' > 9 {
+			return netip.Addr{}, false
+		}
+		n := uint(s[i] - '0')
+		i++
+		if n != 0 { // a field that starts with 0 is that 0 alone
+			for end := min(i+2, len(s)); i < end && s[i]-'0' <= 9; i++ {
+				n = n*10 + uint(s[i]-'0')
+			}
 			if n > 255 {
 				return netip.Addr{}, false
 			}
-		case c == '.' && digits > 0 && field < 3:
-			b[field] = byte(n)
-			field, n, digits = field+1, 0, 0
-		default:
-			return netip.Addr{}, false
 		}
+		b[f] = byte(n)
 	}
-	if field != 3 || digits == 0 {
+	if i != len(s) {
 		return netip.Addr{}, false
 	}
-	b[3] = byte(n)
 	return netip.AddrFrom4(b), true
 }
 

@@ -133,3 +133,16 @@ func FuzzParseAddr(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseAddr reads the addresses of a NAT record: a private host,
+// an EIP and a peer.
+func BenchmarkParseAddr(b *testing.B) {
+	addrs := []string{"172.16.20.21", "47.100.1.85", "106.11.22.203"}
+	for b.Loop() {
+		for _, s := range addrs {
+			if _, err := ParseAddr(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
