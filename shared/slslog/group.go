@@ -188,6 +188,16 @@ func (it *Logs) Err() error { return it.err }
 func parseLog(dst []mapping.Field, b []byte) ([]mapping.Field, int64, error) {
 	var t uint64
 	for len(b) > 0 {
+		// The usual field, a LogContent shorter than 128 bytes, without
+		// the general reading of its tag and length below.
+		if len(b) >= 2 && b[0] == logContents<<3|byte(protowire.BytesType) && b[1] < 0x80 && 2+int(b[1]) <= len(b) {
+			var ok bool
+			if dst, ok = parseContent(dst, b[2:2+int(b[1])]); !ok {
+				return dst, 0, fmt.Errorf("%w: bad LogContent", ErrWire)
+			}
+			b = b[2+int(b[1]):]
+			continue
+		}
 		num, typ, n := tag(b)
 		if n < 0 {
 			return dst, 0, wireErr(n)
