@@ -17,6 +17,8 @@ import (
 //
 //	ndr:m:<egress>/<bucket>/<level>.<slot>   string: entries, appended
 //	ndr:c:<egress>/<bucket>                  string: records written to that egress and bucket
+//	ndr:c:<egress>/<bucket>/z                string: the same count (low 32 bits) and how many of
+//	                                         those records have no peer port (high bits)
 //	ndr:e:<egress>                           hash: kind, id, vpc of the egress
 //	ndr:g:<project>/<logstore>/<shard>/<cursor>  string: that log group is ingested
 //
@@ -27,6 +29,15 @@ import (
 // scope when the address is private. <bucket> is the record's start time in
 // BucketSeconds steps, so a lookup reads only the few buckets its time can
 // fall in, and a bucket expires as a whole.
+//
+// A record logged without its peer's port (ALB) is stored under the
+// peer's address alone, so a lookup that accepts such records (portless)
+// reads a second slot at every level. The /z count tells it when none can
+// be there: it is kept by every writer, so when its low half equals the
+// bucket's count, every record in the bucket was counted by it (records
+// written before it existed, by an older ndrtrace, make them differ), and
+// its high half says how many have no peer port. A missing or differing
+// count means the second slot is read, as before.
 //
 // A lookup reads a whole slot, so slots must stay small, but the number of
 // records per egress and bucket ranges from a handful to millions. So a
@@ -88,6 +99,25 @@ func countKey(kb *[]byte, e mapping.Egress, bucket int64) string {
 	b = strconv.AppendInt(b, bucket, 10)
 	*kb = b
 	return string(b)
+}
+
+// zeroKey is the bucket's count of records without a peer port (see the
+// layout). It shares the count key's prefix, which ACLs that name ndr:c:*
+// already cover.
+func zeroKey(kb *[]byte, e mapping.Egress, bucket int64) string {
+	countKey(kb, e, bucket)
+	b := append(*kb, "/z"...)
+	*kb = b
+	return string(b)
+}
+
+// zeroCount is a write's addition to a bucket's /z count.
+func zeroCount(n, zero int64) int64 { return n | zero<<32 }
+
+// onlyPorted reports whether a bucket holding count records has none
+// without a peer port, from its /z count (z: false when missing).
+func onlyPorted(count, z int64, haveZ bool) bool {
+	return haveZ && z&(1<<32-1) == count && z>>32 == 0
 }
 
 func slotKey(kb *[]byte, e mapping.Egress, bucket int64, level int, slot uint32) string {

@@ -164,6 +164,7 @@ type group struct {
 	dense []int32
 	// renewals are the expiries of the group's level (set by append).
 	renewals *renewals
+	zero     int64 // entries without a peer port (see zeroKey)
 }
 
 // slotID names a key of the layout: a slot (level >= 0), a bucket's count
@@ -177,6 +178,7 @@ type slotID struct {
 const (
 	countLevel = -1
 	metaLevel  = -2
+	zeroLevel  = -3 // the bucket's /z count
 )
 
 type egressMeta struct {
@@ -390,6 +392,9 @@ func (s *Store) newWrite(ctx context.Context, ms []mapping.Mapping) *write {
 		copies(m, func(b int64) {
 			g := cur.group(b, w)
 			g.n++
+			if m.Peer.Port == 0 {
+				g.zero++
+			}
 			if w.first[i] == nil {
 				w.first[i] = g
 			}
@@ -493,14 +498,21 @@ func (w *write) expire(pipe redis.Pipeliner, r *renewals, slot uint32, key strin
 // and the totals pick the levels the entries are appended at.
 func (w *write) claim() error {
 	pipe := w.s.rdb.Pipeline()
-	keys := make(map[*group]string, len(w.groups))
-	expiring := make(map[*group]bool, len(w.groups))
+	type counted struct {
+		key      string
+		cmd      *redis.IntCmd
+		n        int64 // what this write added
+		expiring bool
+	}
+	var all []counted
 	w.s.expires.mu.Lock()
 	for k, g := range w.groups {
 		key := countKey(&w.kb, k.egress, k.bucket)
-		keys[g] = key
 		g.total = pipe.IncrBy(w.ctx, key, g.n)
-		expiring[g] = w.expire(pipe, w.s.expires.level(levelKey{k, countLevel}), 0, key)
+		all = append(all, counted{key, g.total, g.n, w.expire(pipe, w.s.expires.level(levelKey{k, countLevel}), 0, key)})
+		key = zeroKey(&w.kb, k.egress, k.bucket)
+		z := zeroCount(g.n, g.zero)
+		all = append(all, counted{key, pipe.IncrBy(w.ctx, key, z), z, w.expire(pipe, w.s.expires.level(levelKey{k, zeroLevel}), 0, key)})
 	}
 	w.s.expires.mu.Unlock()
 	if err := w.s.execAll(w.ctx, pipe); err != nil {
@@ -511,8 +523,10 @@ func (w *write) claim() error {
 		if before := g.total.Val() - g.n; before > 0 && levelFor(before) < g.level {
 			w.closed = append(w.closed, slotID{g.key, levelFor(before), 0})
 		}
-		if g.total.Val() == g.n && !expiring[g] {
-			w.unexpired = append(w.unexpired, keys[g]) // Redis lost the key: see finish
+	}
+	for _, c := range all {
+		if c.cmd.Val() == c.n && !c.expiring {
+			w.unexpired = append(w.unexpired, c.key) // Redis lost the key: see finish
 		}
 	}
 	return nil
@@ -891,12 +905,13 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		metas[i] = redis.NewMapStringStringCmd(ctx, "hgetall", metaKey(&kb, e))
 		cmds = append(cmds, metas[i])
 	}
-	var counts []*redis.StringCmd
+	var counts, zeros []*redis.StringCmd
 	readCounts := func() {
 		for i := len(counts); i < len(p.buckets); i++ {
 			b := p.buckets[i]
 			counts = append(counts, redis.NewStringCmd(ctx, "get", countKey(&kb, p.egresses[b.egress], b.bucket)))
-			cmds = append(cmds, counts[i])
+			zeros = append(zeros, redis.NewStringCmd(ctx, "get", zeroKey(&kb, p.egresses[b.egress], b.bucket)))
+			cmds = append(cmds, counts[i], zeros[i])
 		}
 	}
 	readCounts()
@@ -938,6 +953,8 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 			continue // redis.Nil: no records in this bucket
 		}
 		top := levelFor(n)
+		z, zerr := zeros[i].Int64()
+		ported := onlyPorted(n, z, zerr == nil) // no record here lacks its peer port
 		dense = grow(dense, levelStart(min(top, denseTop)+1))
 		clear(dense)
 		clear(wide)
@@ -950,8 +967,12 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		for _, u := range p.usersOf(i) {
 			q := &qs[u]
 			from := len(probes)
-			// The slot hash of each peer form, for every level.
+			// The slot hash of each peer form, for every level. The form
+			// without the port finds nothing where no record lacks it.
 			peers := q.peers()
+			if ported {
+				peers = peers[:1]
+			}
 			th := TupleHash(q.Proto, q.Port, q.Peer.Addr)
 			var hs [2]uint64
 			for j, peer := range peers {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -615,8 +616,8 @@ func TestBatchOfManyEgressesAndBuckets(t *testing.T) {
 			t.Fatalf("record %d (%s, port %d): hits %+v, want %s of %s", i, m.Egress.Addr, m.Port, hits[i], m.Private, m.EgressID)
 		}
 	}
-	if n := len(rdb.Keys(ctx, "ndr:c:*").Val()); n != 40*30 {
-		t.Fatalf("%d bucket counts, want %d", n, 40*30)
+	if n, z := len(rdb.Keys(ctx, "ndr:c:*").Val()), len(rdb.Keys(ctx, "ndr:c:*/z").Val()); n-z != 40*30 || z != 40*30 {
+		t.Fatalf("%d bucket counts and %d /z counts, want %d of each", n-z, z, 40*30)
 	}
 }
 
@@ -669,5 +670,79 @@ func TestLookupPastTheArrayLevels(t *testing.T) {
 	alone, err := s.Lookup(ctx, qs[:1])
 	if err != nil || fmt.Sprint(privates(alone[0])) != want[0] {
 		t.Fatalf("alone: %v %v, want %s", alone, err, want[0])
+	}
+}
+
+// A query that accepts records without the peer's port (portless) reads
+// the slots of that form only in buckets that may hold such records: not
+// where every record was counted with its port by this store (the /z
+// count), but as soon as one without it is written, or when the bucket's
+// records were not all counted (an older writer's, a lost /z key).
+func TestPortlessFormReadOnlyWhereNeeded(t *testing.T) {
+	ctx := context.Background()
+	q := query(5000, t0+10)
+	q.Portless = true
+	gets := func(s *store.Store, want string) int64 {
+		t.Helper()
+		rdb.ConfigResetStat(ctx)
+		hits, err := s.Lookup(ctx, []store.Query{q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(privates(hits[0])); got != want {
+			t.Fatalf("hits %s, want %s", got, want)
+		}
+		stats := rdb.Info(ctx, "commandstats").Val()
+		var n int64
+		if _, err := fmt.Sscanf(stats[strings.Index(stats, "cmdstat_get:"):], "cmdstat_get:calls=%d", &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// 5,000 NAT records put the bucket at level 4: the two forms of the
+	// query's peer fall in different slots at most levels.
+	nats := func(s *store.Store) {
+		t.Helper()
+		ms := []mapping.Mapping{nat("172.16.0.1", 5000, t0, t0+600)}
+		for i := range 4999 {
+			ms = append(ms, nat(fmt.Sprintf("172.16.%d.%d", 1+i/250, 1+i%250), uint16(6000+i), t0, t0+600))
+		}
+		if err := s.Write(ctx, ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := fresh(t)
+	nats(s)
+	ported := gets(s, "[172.16.0.1:40000]")
+
+	alb := nat("192.168.0.9", 5000, t0, t0+60)
+	alb.Kind, alb.Peer.Port = mapping.KindALB, 0
+	if err := s.Write(ctx, []mapping.Mapping{alb}); err != nil {
+		t.Fatal(err)
+	}
+	both := gets(s, "[172.16.0.1:40000 192.168.0.9:40000]")
+	if both <= ported {
+		t.Fatalf("%d GETs with a portless record in the bucket, %d without: its slots were not read", both, ported)
+	}
+
+	// NAT records only, but the bucket's /z count lost: both forms are read.
+	s = fresh(t)
+	nats(s)
+	for _, k := range rdb.Keys(ctx, "ndr:c:*/z").Val() {
+		rdb.Del(ctx, k)
+	}
+	if n := gets(s, "[172.16.0.1:40000]"); n != both {
+		t.Fatalf("%d GETs without the /z count, want %d (both forms)", n, both)
+	}
+	// Or a record counted by a writer that keeps no /z count.
+	s = fresh(t)
+	nats(s)
+	for _, k := range rdb.Keys(ctx, "ndr:c:*").Val() {
+		if !strings.HasSuffix(k, "/z") {
+			rdb.IncrBy(ctx, k, 1)
+		}
+	}
+	if n := gets(s, "[172.16.0.1:40000]"); n != both {
+		t.Fatalf("%d GETs with a record the /z count missed, want %d (both forms)", n, both)
 	}
 }
