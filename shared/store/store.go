@@ -710,7 +710,24 @@ const maxPipe = 512
 // ExecCmds runs cmds in pipelines of at most maxPipe commands, two in
 // flight, and checks every command as Exec does.
 func ExecCmds(ctx context.Context, rdb redis.UniversalClient, cmds []redis.Cmder) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	if len(cmds) <= maxPipe { // one pipeline: no goroutine to run it
+		return checked(ctx, rdb, cmds, execPipeline(ctx, rdb, cmds))
+	}
 	return startCmds(ctx, rdb, cmds).wait()
+}
+
+// execPipeline sends cmds in one pipeline; their replies and errors are
+// theirs (see checked).
+func execPipeline(ctx context.Context, rdb redis.UniversalClient, cmds []redis.Cmder) error {
+	pipe := rdb.Pipeline()
+	for _, c := range cmds {
+		_ = pipe.Process(ctx, c) // a pipeline only queues
+	}
+	_, err := pipe.Exec(ctx)
+	return err
 }
 
 // pipelines are ExecCmds under way: a caller may use the replies of each
@@ -734,12 +751,7 @@ func startCmds(ctx context.Context, rdb redis.UniversalClient, cmds []redis.Cmde
 			part := cmds[i*maxPipe : min((i+1)*maxPipe, len(cmds))]
 			g.Go(func() error {
 				defer close(p.ready[i])
-				pipe := rdb.Pipeline()
-				for _, c := range part {
-					_ = pipe.Process(ctx, c) // a pipeline only queues
-				}
-				_, err := pipe.Exec(ctx)
-				return err
+				return execPipeline(ctx, rdb, part)
 			})
 		}
 		p.err = checked(ctx, rdb, cmds, g.Wait())
