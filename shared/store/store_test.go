@@ -564,15 +564,7 @@ func TestSmallWritesIntoAWideBucket(t *testing.T) {
 	if got := entries(t); got != int64(len(all)) {
 		t.Fatalf("%d entries, want %d", got, len(all))
 	}
-	qs := make([]store.Query, len(all))
-	for i, m := range all {
-		qs[i] = query(m.Port, m.Start+10)
-		qs[i].Egress = []mapping.Egress{m.Egress}
-	}
-	hits, err := s.Lookup(ctx, qs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hits := lookupEach(t, s, all)
 	for i, m := range all {
 		if got := fmt.Sprint(privates(hits[i])); got != fmt.Sprint([]string{m.Private.String()}) {
 			t.Fatalf("record %d (%s port %d): got %s, want %s", i, m.Egress.Addr, m.Port, got, m.Private)
@@ -602,15 +594,7 @@ func TestBatchOfManyEgressesAndBuckets(t *testing.T) {
 	if err := s.Write(ctx, ms); err != nil {
 		t.Fatal(err)
 	}
-	qs := make([]store.Query, len(ms))
-	for i, m := range ms {
-		qs[i] = query(m.Port, m.Start+10)
-		qs[i].Egress = []mapping.Egress{m.Egress}
-	}
-	hits, err := s.Lookup(ctx, qs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hits := lookupEach(t, s, ms)
 	for i, m := range ms {
 		if len(hits[i]) != 1 || hits[i][0].Private != m.Private || hits[i][0].EgressID != m.EgressID {
 			t.Fatalf("record %d (%s, port %d): hits %+v, want %s of %s", i, m.Egress.Addr, m.Port, hits[i], m.Private, m.EgressID)
@@ -745,4 +729,20 @@ func TestPortlessFormReadOnlyWhereNeeded(t *testing.T) {
 	if n := gets(s, "[172.16.0.1:40000]"); n != both {
 		t.Fatalf("%d GETs with a record the /z count missed, want %d (both forms)", n, both)
 	}
+}
+
+// lookupEach looks every mapping's own tuple up under its egress, 10 s
+// into its window, in one batch.
+func lookupEach(t *testing.T, s *store.Store, ms []mapping.Mapping) [][]store.Hit {
+	t.Helper()
+	qs := make([]store.Query, len(ms))
+	for i, m := range ms {
+		qs[i] = query(m.Port, m.Start+10)
+		qs[i].Egress = []mapping.Egress{m.Egress}
+	}
+	hits, err := s.Lookup(context.Background(), qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
 }
