@@ -178,6 +178,22 @@ func (t FiveTuple) String() string {
 // carrier-grade NAT (100.64/10, which Alibaba Cloud uses inside VPCs), link
 // local and ULA. Such an address only means something within its VPC.
 func IsPrivate(a netip.Addr) bool {
+	if a.Is4() { // every NAT record asks: its bytes, without netip's four checks
+		b := a.As4()
+		switch b[0] {
+		case 10, 127:
+			return true
+		case 172:
+			return b[1]&0xf0 == 16
+		case 192:
+			return b[1] == 168
+		case 169:
+			return b[1] == 254
+		case 100:
+			return b[1]&0xc0 == 64
+		}
+		return false
+	}
 	if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
 		return true
 	}

@@ -72,6 +72,26 @@ func TestIsPrivate(t *testing.T) {
 	}
 }
 
+// TestIsPrivateEveryV4 compares IsPrivate's fast path with netip's rules
+// (and the CGNAT prefix) over every IPv4 /16: the classes depend on the
+// first two bytes only, so this covers every IPv4 address's answer.
+func TestIsPrivateEveryV4(t *testing.T) {
+	for hi := range 1 << 16 {
+		for _, lo := range [][2]byte{{0, 0}, {1, 2}, {255, 255}} {
+			a := netip.AddrFrom4([4]byte{byte(hi >> 8), byte(hi), lo[0], lo[1]})
+			want := a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || cgnat.Contains(a)
+			if got := IsPrivate(a); got != want {
+				t.Fatalf("IsPrivate(%s) = %v, want %v", a, got, want)
+			}
+			// The same address mapped into IPv6 takes netip's path.
+			m := netip.AddrFrom16(a.As16())
+			if got, want := IsPrivate(m), m.IsPrivate() || m.IsLoopback() || m.IsLinkLocalUnicast(); got != want {
+				t.Fatalf("IsPrivate(%s) = %v, want %v", m, got, want)
+			}
+		}
+	}
+}
+
 // FuzzParsePort checks the fast path against the rule it stands in for:
 // strconv.ParseUint of the trimmed string, 16 bits; errors agree too.
 func FuzzParsePort(f *testing.F) {
