@@ -1,6 +1,7 @@
 package store
 
 import (
+	"hash/fnv"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -84,4 +85,52 @@ func FuzzParseWake(f *testing.F) {
 			t.Fatalf("round trip: %q != %q", got, msg)
 		}
 	})
+}
+
+// tupleHashRef is TupleHash by its definition: the standard library's
+// FNV-1a over protocol, port (big endian) and the peer's 16 bytes.
+func tupleHashRef(proto tuple.Proto, port uint16, peer netip.Addr) uint64 {
+	h := fnv.New64a()
+	b := peer.As16()
+	h.Write(append([]byte{byte(proto), byte(port >> 8), byte(port)}, b[:]...))
+	return h.Sum64()
+}
+
+// FuzzTupleHash checks TupleHash's IPv4 shortcut against the definition,
+// for IPv4 peers, their mapped forms and IPv6 ones: slots and wake bits
+// hang on this value, so it must never move.
+func FuzzTupleHash(f *testing.F) {
+	f.Add(uint8(6), uint16(443), []byte{47, 100, 1, 85})
+	f.Add(uint8(17), uint16(0), []byte{0, 0, 0, 0})
+	f.Add(uint8(6), uint16(65535), []byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add(uint8(6), uint16(80), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, proto uint8, port uint16, b []byte) {
+		var peer netip.Addr
+		switch len(b) {
+		case 4:
+			peer = netip.AddrFrom4([4]byte(b))
+		case 16:
+			peer = netip.AddrFrom16([16]byte(b))
+		default:
+			t.Skip()
+		}
+		if got, want := TupleHash(tuple.Proto(proto), port, peer), tupleHashRef(tuple.Proto(proto), port, peer); got != want {
+			t.Fatalf("TupleHash(%d, %d, %s) = %#x, want %#x", proto, port, peer, got, want)
+		}
+		if peer.Is4() {
+			mapped := netip.AddrFrom16(peer.As16())
+			if TupleHash(tuple.Proto(proto), port, mapped) != TupleHash(tuple.Proto(proto), port, peer) {
+				t.Fatalf("%s and %s hash apart", peer, mapped)
+			}
+		}
+	})
+}
+
+func BenchmarkTupleHash(b *testing.B) {
+	peers := []netip.Addr{netip.MustParseAddr("106.11.22.203"), netip.MustParseAddr("47.100.1.85"), netip.MustParseAddr("2001:db8::1")}
+	var sink uint64
+	for i := 0; b.Loop(); i++ {
+		sink += TupleHash(tuple.TCP, uint16(i), peers[i%3])
+	}
+	_ = sink
 }
