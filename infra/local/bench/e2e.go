@@ -25,7 +25,8 @@ type e2eFigures struct {
 
 // ingestEndToEnd loads the records into the SLS emulator (groups of 1,000
 // over 4 shards, 20 trigger ranges) and, in 3 interleaved rounds, measures
-// the SDK's raw pull ceiling, its decoding ceiling, and the compiled
+// the SDK's raw pull ceiling and its decoding ceiling (in a process of their
+// own, with nat-ingest's settings: pullRounds), and the compiled
 // nat-ingest under the FC emulator ingesting every range (2 in flight); then
 // times the compiled trace against what was ingested.
 func ingestEndToEnd(ctx context.Context, redisURL string, rdb *redis.Client, g *generator) (e2eFigures, error) {
@@ -46,13 +47,18 @@ func ingestEndToEnd(ctx context.Context, redisURL string, rdb *redis.Client, g *
 		}
 		fns = append(fns, nat)
 	}
+	pulls, err := startPullRounds(ctx, lc, ranges)
+	if err != nil {
+		return e2eFigures{}, err
+	}
+	defer pulls.stop()
 	var f e2eFigures
 	for range 3 {
-		raw, err := pullCeiling(lc, ranges, true)
+		raw, err := pulls.run(true)
 		if err != nil {
 			return f, fmt.Errorf("raw pull: %w", err)
 		}
-		sdk, err := pullCeiling(lc, ranges, false)
+		sdk, err := pulls.run(false)
 		if err != nil {
 			return f, fmt.Errorf("SDK pull: %w", err)
 		}

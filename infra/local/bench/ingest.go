@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -139,11 +137,7 @@ func storeOnly(ctx context.Context, rdb *redis.Client, lg *slslog.Group, n int) 
 // million generated records this one holds, whose garbage collection
 // (marking ~15M strings) was a sixth of the store-only CPU. The process
 // stays up between rounds, as a warm instance does.
-type storeRounds struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
-}
+type storeRounds struct{ *child }
 
 type storeRound struct {
 	Rate, RedisBusy float64
@@ -151,56 +145,29 @@ type storeRound struct {
 }
 
 func startStoreRounds(ctx context.Context, addr string, records int) (*storeRounds, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	args := []string{"-store-child", addr, "-records", strconv.Itoa(records)}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile) // the child profiles its first round
 		profile = ""
 	}
-	cmd := exec.CommandContext(ctx, self, args...)
-	if err := runAs(cmd, "nat-ingest"); err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	c, err := startChild(ctx, "nat-ingest", args...)
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return &storeRounds{cmd: cmd, in: in, out: bufio.NewScanner(out)}, nil
+	return &storeRounds{c}, nil
 }
 
 // run runs one round and returns its records per second.
 func (s *storeRounds) run() (float64, error) {
-	if _, err := io.WriteString(s.in, "run\n"); err != nil {
-		return 0, fmt.Errorf("store-only round: %w", err)
-	}
-	if !s.out.Scan() {
-		return 0, fmt.Errorf("store-only round: no answer: %v", s.out.Err())
-	}
 	var r storeRound
-	if err := json.Unmarshal(s.out.Bytes(), &r); err != nil {
-		return 0, fmt.Errorf("store-only round: %w: %q", err, s.out.Bytes())
+	if err := s.ask([]byte("run"), &r); err != nil {
+		return 0, fmt.Errorf("store-only round: %w", err)
 	}
 	if r.Err != "" {
 		return 0, fmt.Errorf("store-only round: %s", r.Err)
 	}
 	lastRedisCPU = r.RedisBusy
 	return r.Rate, nil
-}
-
-func (s *storeRounds) stop() {
-	s.in.Close()
-	s.cmd.Wait()
 }
 
 // storeChild is the process startStoreRounds starts: it renders the
@@ -223,19 +190,14 @@ func storeChild(ctx context.Context, addr string, records int) error {
 	// Generating the records left ~1 GB of garbage, which an instance of
 	// nat-ingest never had: collect it and hand its pages back.
 	debug.FreeOSMemory()
-	in := bufio.NewScanner(os.Stdin)
-	enc := json.NewEncoder(os.Stdout)
-	for in.Scan() {
+	return serveLines(func([]byte) any {
 		v, err := storeOnly(ctx, rdb, &lg, records)
 		r := storeRound{Rate: v, RedisBusy: lastRedisCPU}
 		if err != nil {
 			r.Err = err.Error()
 		}
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-	}
-	return in.Err()
+		return r
+	})
 }
 
 type memFigure struct {

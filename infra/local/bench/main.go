@@ -100,6 +100,7 @@ func main() {
 	flag.BoolVar(&ingestOnly, "ingest-only", false, "only the SLS read figures: read + parse, the pull ceilings and ingest end to end")
 	child := flag.String("batch-child", "", "internal: trace the batches of the batch figure against the redis-server at this address, print the median")
 	storeChildAddr := flag.String("store-child", "", "internal: run a store-only round against the redis-server at this address for each line read, print each")
+	pullChildMode := flag.Bool("pull-child", false, "internal: read a pull job, then run a pull ceiling round for each line read, print each")
 	flag.Parse()
 	profile = *cpuprofile
 	if os.Getenv("GOGC") == "" {
@@ -108,6 +109,13 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	ctx := context.Background()
+	if *pullChildMode {
+		if err := pullChild(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *storeChildAddr != "" {
 		if err := storeChild(ctx, *storeChildAddr, *records); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)

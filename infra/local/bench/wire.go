@@ -38,9 +38,9 @@ const (
 
 // triggerRange is one trigger invocation's cursor range.
 type triggerRange struct {
-	shard      int
-	begin, end string
-	records    int
+	Shard      int
+	Begin, End string
+	Records    int
 }
 
 // loadShards writes the generator's records into the emulator's logstore
@@ -83,9 +83,9 @@ func loadShards(lc *cloud.Cloud, g *generator) ([]triggerRange, error) {
 			if from == to {
 				continue
 			}
-			r := triggerRange{shard: s, begin: sh.cursors[from], end: sh.cursors[to]}
+			r := triggerRange{Shard: s, Begin: sh.cursors[from], End: sh.cursors[to]}
 			for _, n := range sh.records[from:to] {
-				r.records += n
+				r.Records += n
 			}
 			out = append(out, r)
 		}
@@ -129,11 +129,11 @@ func eachRange(ranges []triggerRange, fn func(worker int, r triggerRange) error)
 // (GetLogsBytesWithQuery: transport and decompression; slslog.Read also
 // splits the page into its groups, a pass over each group's top-level
 // fields); otherwise decoded into the SDK's structs (PullLogsWithQuery).
-// Records per second.
-func pullCeiling(lc *cloud.Cloud, ranges []triggerRange, raw bool) (float64, error) {
+// Records per second. It runs in a pullRounds process, as nat-ingest runs.
+func pullCeiling(client func() sls.ClientInterface, ranges []triggerRange, raw bool) (float64, error) {
 	total := 0
 	for _, r := range ranges {
-		total += r.records
+		total += r.Records
 	}
 	read := slslog.ReadDecoded
 	if raw {
@@ -142,9 +142,9 @@ func pullCeiling(lc *cloud.Cloud, ranges []triggerRange, raw bool) (float64, err
 	var mu sync.Mutex
 	groups := 0
 	el, err := eachRange(ranges, func(_ int, r triggerRange) error {
-		c := lc.Client()
+		c := client()
 		defer c.Close()
-		n, err := read(context.Background(), c, slslog.Range{Project: e2eProject, Logstore: e2eLogstore, Shard: r.shard, Begin: r.begin, End: r.end},
+		n, err := read(context.Background(), c, slslog.Range{Project: e2eProject, Logstore: e2eLogstore, Shard: r.Shard, Begin: r.Begin, End: r.End},
 			func([]slslog.Group) error { return nil })
 		mu.Lock()
 		groups += n
@@ -160,6 +160,75 @@ func pullCeiling(lc *cloud.Cloud, ranges []triggerRange, raw bool) (float64, err
 	return float64(total) / el.Seconds(), nil
 }
 
+// pullRounds runs the pull ceilings in a process of its own, with
+// nat-ingest's settings, as the product's pulls run. In this process, which
+// holds the generated records, most rounds of the same pulls ran at a
+// quarter to a half of the pace they keep there: the ceilings were not
+// ceilings, and the product looked closer to them than it is.
+type pullRounds struct{ *child }
+
+// pullJob is what a pull child is told first: how to reach the emulator,
+// and the ranges.
+type pullJob struct {
+	Proxy  string
+	Creds  fcemu.Credentials
+	Ranges []triggerRange
+}
+
+type pullResult struct {
+	Rate float64
+	Err  string
+}
+
+func startPullRounds(ctx context.Context, lc *cloud.Cloud, ranges []triggerRange) (*pullRounds, error) {
+	c, err := startChild(ctx, "nat-ingest", "-pull-child")
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(pullJob{Proxy: lc.SLS.ProxyURL(), Creds: lc.Creds, Ranges: ranges})
+	var ack pullResult
+	if err := c.ask(b, &ack); err != nil || ack.Err != "" {
+		c.stop()
+		return nil, fmt.Errorf("pull child: %v %s", err, ack.Err)
+	}
+	return &pullRounds{c}, nil
+}
+
+// run pulls every range once, raw or decoded, and returns records per second.
+func (p *pullRounds) run(raw bool) (float64, error) {
+	req := "sdk"
+	if raw {
+		req = "raw"
+	}
+	var r pullResult
+	if err := p.ask([]byte(req), &r); err != nil {
+		return 0, fmt.Errorf("pull child: %w", err)
+	}
+	if r.Err != "" {
+		return 0, fmt.Errorf("pull child: %s", r.Err)
+	}
+	return r.Rate, nil
+}
+
+// pullChild is the process startPullRounds starts: its first line is the
+// job, each later one "raw" or "sdk", a round of pullCeiling.
+func pullChild() error {
+	var job pullJob
+	return serveLines(func(line []byte) any {
+		if job.Proxy == "" {
+			if err := json.Unmarshal(line, &job); err != nil || job.Proxy == "" {
+				return pullResult{Err: fmt.Sprintf("bad job: %v", err)}
+			}
+			return pullResult{}
+		}
+		rate, err := pullCeiling(func() sls.ClientInterface { return cloud.SLSClient(job.Proxy, job.Creds) }, job.Ranges, string(line) == "raw")
+		if err != nil {
+			return pullResult{Err: err.Error()}
+		}
+		return pullResult{Rate: rate}
+	})
+}
+
 // productEndToEnd has the compiled nat-ingest, one instance per range in
 // flight under the FC emulator, ingest every range into an empty Redis.
 // It returns records per second and the functions' CPU seconds.
@@ -169,7 +238,7 @@ func productEndToEnd(ctx context.Context, rdb *redis.Client, fns []*fcemu.Runtim
 	}
 	total := 0
 	for _, r := range ranges {
-		total += r.records
+		total += r.Records
 	}
 	u0 := functionUsage("nat-ingest")
 	el, err := eachRange(ranges, func(w int, r triggerRange) error {
@@ -178,7 +247,7 @@ func productEndToEnd(ctx context.Context, rdb *redis.Client, fns []*fcemu.Runtim
 			return fmt.Errorf("nat-ingest: %v %v", err, res.Error)
 		}
 		var s ingest.Summary
-		if err := json.Unmarshal(res.Payload, &s); err != nil || s.Mappings != r.records {
+		if err := json.Unmarshal(res.Payload, &s); err != nil || s.Mappings != r.Records {
 			return fmt.Errorf("nat-ingest summary %s: %v", res.Payload, err)
 		}
 		return nil
@@ -193,7 +262,7 @@ func triggerEvent(r triggerRange) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"parameter": map[string]any{},
 		"source": map[string]any{"endpoint": cloud.SLSEndpoint, "projectName": e2eProject, "logstoreName": e2eLogstore,
-			"shardId": r.shard, "beginCursor": r.begin, "endCursor": r.end},
+			"shardId": r.Shard, "beginCursor": r.Begin, "endCursor": r.End},
 		"jobName": "ndrtrace-bench", "taskId": "bench", "cursorTime": time.Now().Unix(),
 	})
 	return b

@@ -8,13 +8,19 @@ import (
 	"time"
 
 	sls "github.com/aliyun/aliyun-log-go-sdk"
+
+	"github.com/ndrtrace/ndrtrace/infra/local/fcemu"
 )
 
 // Client returns an SLS SDK client that reaches the emulator the way the
 // functions do: through the proxy, signed with the local STS credentials.
-func (c *Cloud) Client() sls.ClientInterface {
-	cl := sls.CreateNormalInterfaceV2(SLSEndpoint, sls.NewStaticCredentialsProvider(c.Creds.AccessKeyID, c.Creds.AccessKeySecret, c.Creds.SecurityToken))
-	proxy, _ := url.Parse(c.SLS.ProxyURL())
+func (c *Cloud) Client() sls.ClientInterface { return SLSClient(c.SLS.ProxyURL(), c.Creds) }
+
+// SLSClient is Client for another process: what it needs of the cloud is
+// the emulator's proxy URL and the credentials.
+func SLSClient(proxyURL string, creds fcemu.Credentials) sls.ClientInterface {
+	cl := sls.CreateNormalInterfaceV2(SLSEndpoint, sls.NewStaticCredentialsProvider(creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken))
+	proxy, _ := url.Parse(proxyURL)
 	cl.SetHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}})
 	cl.SetRetryTimeout(5 * time.Second)
 	return cl
