@@ -44,7 +44,7 @@ type Summary struct {
 // per mapping: a busy gateway's buckets reach level 6 (4,096 slots each),
 // where a batch of 98,304 records over 4 buckets appends ~6 entries per
 // command, against ~4 at 65,536. That cut Redis's CPU per million records
-// by a quarter and raised store-only by a quarter (2026-12-02). 98,304
+// by a third and raised store-only by a quarter (2026-12-02). 98,304
 // mappings are ~24 MB of Go memory, two of them in flight.
 //
 // The size also moves Redis's memory per mapping, between 37 and 44 B in
