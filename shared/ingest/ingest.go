@@ -47,7 +47,7 @@ type Summary struct {
 // by a third and raised store-only by a quarter (2026-12-02). 98,304
 // mappings are ~24 MB of Go memory, two of them in flight.
 //
-// The size also moves Redis's memory per mapping, between 37 and 44 B in
+// The size also moves Redis's memory per mapping, between 32 and 44 B in
 // the bench (README, "Performance"): APPEND doubles a string's buffer when
 // it grows, so how much of the slots being written is slack depends on how
 // many entries each APPEND brings.

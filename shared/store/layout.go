@@ -44,7 +44,14 @@ import (
 // bucket is split into 4^level slots, the level growing with the bucket's
 // record count: a writer increments the count and appends at the level the
 // new total calls for; a reader reads the count, then the tuple's slot at
-// every level up to it. Each level receives ~48 records per slot.
+// every level up to it. Each level receives ~192 records per slot.
+//
+// Until 2026-12-02 a slot held a quarter of that (oldPerSlot), so a bucket
+// was written one level higher for the same count. Readers read up to that
+// level too (readTop): what an older writer appended there (in a rolling
+// upgrade, and until it expires) is found, and an older reader, which reads
+// up to the same level, finds what newer writers append below it. The
+// level above a newer writer's top is one read of a missing key per bucket.
 //
 // Appending is not idempotent by itself, so ingest marks each log group
 // once all its entries are acknowledged (a round trip after them) and skips
@@ -60,20 +67,33 @@ const (
 	// MaxSpan, so a lookup never needs to look further back than this.
 	MaxSpan = 1200
 	// perSlot is the record count per slot at which a bucket moves to the
-	// next level.
-	perSlot = 64
+	// next level. At 64 (oldPerSlot) a trigger range of 50,000 records over
+	// four busy EIPs appended ~3 entries per command at level 6, and Redis's
+	// APPENDs were a quarter of ingest's CPU end to end; at 256 a slot holds
+	// ~5 KB at most, still one read, and a bucket a quarter of the keys.
+	perSlot = 256
+	// oldPerSlot is perSlot before 2026-12-02: readTop.
+	oldPerSlot = 64
 	// maxPrevious caps the retried upstreams kept per entry, so that an
 	// entry's length fits its one-byte prefix.
 	maxPrevious = 8
-	// maxLevel caps the width at 4^9 = 262,144 slots per bucket (16M records
+	// maxLevel caps the width at 4^9 = 262,144 slots per bucket (67M records
 	// per egress per 10 minutes); beyond it slots just grow.
 	maxLevel = 9
 )
 
 // levelFor returns the level at which a bucket holding total records writes.
-func levelFor(total int64) int {
+func levelFor(total int64) int { return levelAt(total, perSlot) }
+
+// readTop returns the highest level a reader reads in a bucket holding
+// total records: where an older writer (oldPerSlot) would have written.
+func readTop(total int64) int { return levelAt(total, oldPerSlot) }
+
+// levelAt is the level at which a bucket holding total records writes when
+// its slots hold per records before it moves up.
+func levelAt(total, per int64) int {
 	level := 0
-	for capacity := int64(perSlot); total > capacity && level < maxLevel; capacity *= 4 {
+	for capacity := per; total > capacity && level < maxLevel; capacity *= 4 {
 		level++
 	}
 	return level

@@ -30,6 +30,9 @@ type Store struct {
 	// write, at one EXPIRE per key per refresh instead of one per write.
 	refresh time.Duration
 	expires expiries
+	// perSlot is the layout's; a test sets oldPerSlot to write as an older
+	// ndrtrace did (OlderWriter).
+	perSlot int64
 }
 
 // New returns a store over rdb whose mappings live ttl after their last write.
@@ -37,7 +40,7 @@ func New(rdb redis.UniversalClient, ttl time.Duration) *Store {
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
-	return &Store{rdb: rdb, ttl: ttl, refresh: max(ttl/8, time.Second), expires: newExpiries()}
+	return &Store{rdb: rdb, ttl: ttl, refresh: max(ttl/8, time.Second), expires: newExpiries(), perSlot: perSlot}
 }
 
 // expiries remembers which keys this process has renewed lately, by
@@ -519,9 +522,9 @@ func (w *write) claim() error {
 		return fmt.Errorf("count %d buckets: %w", len(w.groups), err)
 	}
 	for _, g := range w.groups {
-		g.level = levelFor(g.total.Val())
-		if before := g.total.Val() - g.n; before > 0 && levelFor(before) < g.level {
-			w.closed = append(w.closed, slotID{g.key, levelFor(before), 0})
+		g.level = levelAt(g.total.Val(), w.s.perSlot)
+		if before := g.total.Val() - g.n; before > 0 && levelAt(before, w.s.perSlot) < g.level {
+			w.closed = append(w.closed, slotID{g.key, levelAt(before, w.s.perSlot), 0})
 		}
 	}
 	for _, c := range all {
@@ -964,7 +967,7 @@ func (s *Store) Lookup(ctx context.Context, qs []Query) ([][]Hit, error) {
 		if err != nil {
 			continue // redis.Nil: no records in this bucket
 		}
-		top := levelFor(n)
+		top := readTop(n)
 		z, zerr := zeros[i].Int64()
 		ported := onlyPorted(n, z, zerr == nil) // no record here lacks its peer port
 		dense = grow(dense, levelStart(min(top, denseTop)+1))

@@ -158,12 +158,13 @@ func TestManyRecordsStayCompactAndFindable(t *testing.T) {
 			batch = batch[:0]
 		}
 	}
-	// Slots stay small: a lookup reads whole slots.
+	// Slots stay small: a lookup reads whole slots. A level receives ~192
+	// records per slot (at level 0, up to 256).
 	iter := rdb.Scan(ctx, 0, "ndr:m:*", 1000).Iterator()
 	keys := 0
 	for iter.Next(ctx) {
 		keys++
-		if n := rdb.StrLen(ctx, iter.Val()).Val() / natEntryBytes; n > 128 {
+		if n := rdb.StrLen(ctx, iter.Val()).Val() / natEntryBytes; n > 384 {
 			t.Fatalf("%s holds %d entries", iter.Val(), n)
 		}
 	}
@@ -605,16 +606,21 @@ func TestBatchOfManyEgressesAndBuckets(t *testing.T) {
 	}
 }
 
-// A bucket past level 6 (more than 262,144 records) has its top levels'
+// A bucket past level 6 (more than 1,048,576 records) has its top levels'
 // slots indexed by the lookup in a map, not an array: its records are
-// found all the same, in a batch and alone.
+// found all the same, in a batch and alone. The bucket's count starts past
+// that mark, as if a million records were in it already, so that the
+// records written go to level 7.
 func TestLookupPastTheArrayLevels(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 300,000 records")
+		t.Skip("writes 100,000 records")
 	}
 	ctx := context.Background()
 	s := fresh(t)
-	const n = 300_000
+	if err := rdb.IncrBy(ctx, fmt.Sprintf("ndr:c:%s/%d", eip, t0/store.BucketSeconds), 1_100_000).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 100_000
 	ms := make([]mapping.Mapping, 0, 65536)
 	rec := func(i int) mapping.Mapping {
 		m := nat(fmt.Sprintf("172.16.%d.%d", (i/250)%250, 1+i%250), uint16(1024+i%60000), t0+int64(i%300), t0+int64(i%300)+600)
@@ -630,8 +636,11 @@ func TestLookupPastTheArrayLevels(t *testing.T) {
 			ms = ms[:0]
 		}
 	}
-	if c, _ := rdb.Get(ctx, rdb.Keys(ctx, "ndr:c:*").Val()[0]).Int64(); c <= 64<<12 {
+	if c, _ := rdb.Get(ctx, fmt.Sprintf("ndr:c:%s/%d", eip, t0/store.BucketSeconds)).Int64(); c <= 256<<12 {
 		t.Fatalf("the bucket holds %d records: not past level 6", c)
+	}
+	if k := rdb.Keys(ctx, "ndr:m:*/7.*").Val(); len(k) == 0 {
+		t.Fatal("no slot at level 7")
 	}
 	var qs []store.Query
 	var want []string
@@ -745,4 +754,42 @@ func lookupEach(t *testing.T, s *store.Store, ms []mapping.Mapping) [][]store.Hi
 		t.Fatal(err)
 	}
 	return hits
+}
+
+// In a rolling upgrade, writers from before perSlot was 256 put a bucket's
+// entries one level higher than newer writers do for the same count. Each
+// finds what the other wrote: readers read up to the older level.
+func TestOlderWritersEntriesAreFound(t *testing.T) {
+	ctx := context.Background()
+	newer := fresh(t)
+	older := store.New(rdb, time.Hour)
+	store.OlderWriter(older)
+	const n = 3000 // older writers reach level 3 (>1,024 records), newer ones level 2
+	ms := make([]mapping.Mapping, n)
+	for i := range ms {
+		ms[i] = nat(fmt.Sprintf("172.16.%d.%d", i/250, 1+i%250), uint16(1024+i), t0+int64(i%300), t0+int64(i%300)+600)
+	}
+	for i := 0; i < n; i += 500 {
+		w := newer
+		if i/500%2 == 1 {
+			w = older
+		}
+		if err := w.Write(ctx, ms[i:i+500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	levels := map[string]bool{}
+	for _, k := range rdb.Keys(ctx, "ndr:m:*").Val() {
+		levels[k[strings.LastIndexByte(k, '/')+1:strings.LastIndexByte(k, '.')]] = true
+	}
+	if !levels["3"] || !levels["2"] {
+		t.Fatalf("slot levels %v: want the older writers' level 3 and the newer ones' level 2", levels)
+	}
+	for _, s := range []*store.Store{newer, older} {
+		for i, hits := range lookupEach(t, s, ms) {
+			if got := privates(hits); len(got) != 1 || got[0] != ms[i].Private.String() {
+				t.Fatalf("record %d (port %d): %v, want %s", i, ms[i].Port, got, ms[i].Private)
+			}
+		}
+	}
 }
