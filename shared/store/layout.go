@@ -82,8 +82,9 @@ const (
 	maxLevel = 9
 )
 
-// levelFor returns the level at which a bucket holding total records writes.
-func levelFor(total int64) int { return levelAt(total, perSlot) }
+// levelFor returns the level at which s writes a bucket holding total
+// records (perSlot, but for a test's OlderWriter).
+func (s *Store) levelFor(total int64) int { return levelAt(total, s.perSlot) }
 
 // readTop returns the highest level a reader reads in a bucket holding
 // total records: where an older writer (oldPerSlot) would have written.

@@ -30,7 +30,7 @@ func TestSlotsSpreadEvenly(t *testing.T) {
 	}
 }
 
-// A bucket is written at levelFor of its count and read up to readTop:
+// A bucket is written at the level its count calls for and read up to readTop:
 // the level an older writer (64 records per slot) wrote at, one above a
 // newer writer's and never below it, so both find each other's entries.
 func TestLevelForAndReadTop(t *testing.T) {
@@ -41,12 +41,12 @@ func TestLevelForAndReadTop(t *testing.T) {
 		{0, 0, 0}, {64, 0, 0}, {65, 0, 1}, {256, 0, 1}, {257, 1, 2}, {1024, 1, 2}, {1025, 2, 3},
 		{64 << 16, 7, 8}, {256 << 16, 8, 9}, {256 << 18, 9, 9}, {1 << 40, 9, 9},
 	} {
-		if w, r := levelFor(c.total), readTop(c.total); w != c.write || r != c.read {
+		if w, r := levelAt(c.total, perSlot), readTop(c.total); w != c.write || r != c.read {
 			t.Errorf("total %d: written at level %d, read up to %d; want %d, %d", c.total, w, r, c.write, c.read)
 		}
 	}
 	for total := int64(0); total < 1<<40; total = total*5/4 + 1 {
-		if top, w := readTop(total), levelFor(total); top < w || top > w+1 {
+		if top, w := readTop(total), levelAt(total, perSlot); top < w || top > w+1 {
 			t.Fatalf("total %d: readers read up to level %d, writers write at %d", total, top, w)
 		}
 	}

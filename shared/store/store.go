@@ -522,9 +522,9 @@ func (w *write) claim() error {
 		return fmt.Errorf("count %d buckets: %w", len(w.groups), err)
 	}
 	for _, g := range w.groups {
-		g.level = levelAt(g.total.Val(), w.s.perSlot)
-		if before := g.total.Val() - g.n; before > 0 && levelAt(before, w.s.perSlot) < g.level {
-			w.closed = append(w.closed, slotID{g.key, levelAt(before, w.s.perSlot), 0})
+		g.level = w.s.levelFor(g.total.Val())
+		if before := g.total.Val() - g.n; before > 0 && w.s.levelFor(before) < g.level {
+			w.closed = append(w.closed, slotID{g.key, w.s.levelFor(before), 0})
 		}
 	}
 	for _, c := range all {
