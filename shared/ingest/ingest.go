@@ -41,10 +41,13 @@ type Summary struct {
 
 // BatchSize is how many mappings are written per pipelined flush. Larger
 // batches touch each Redis slot more than once and so send fewer commands
-// per mapping: a busy gateway's buckets reach level 6 (4,096 slots each),
-// where a batch of 98,304 records over 4 buckets appends ~6 entries per
-// command, against ~4 at 65,536. That cut Redis's CPU per million records
-// by a third and raised store-only by a quarter (2026-12-02). 98,304
+// per mapping. With 64 records per slot (the store's layout until
+// 2026-12-02) a busy gateway's buckets reached level 6 (4,096 slots each),
+// where a batch of 98,304 records over 4 buckets appended ~6 entries per
+// command, against ~4 at 65,536: that cut Redis's CPU per million records
+// by a third and raised store-only by a quarter. With 256 per slot the
+// same buckets stop at level 5 and a command brings four times as many.
+// 98,304
 // mappings are ~24 MB of Go memory, two of them in flight.
 //
 // The size also moves Redis's memory per mapping, between 32 and 44 B in

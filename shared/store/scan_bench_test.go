@@ -9,14 +9,14 @@ import (
 	"github.com/ndrtrace/ndrtrace/shared/tuple"
 )
 
-// BenchmarkScan is a lookup's inner loop: each query scans a slot of 48
+// BenchmarkScan is a lookup's inner loop: each query scans a slot of 192
 // IPv4 NAT entries (a full slot below a bucket's top level) for the one of
 // its tuple. The slots fit the cache, as the scans of one slot find it
 // when they run slot by slot (Lookup).
 func BenchmarkScan(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	peers := []netip.Addr{netip.MustParseAddr("106.11.22.203"), netip.MustParseAddr("47.110.22.157"), netip.MustParseAddr("140.205.1.9")}
-	const slots, perSlot = 64, 48
+	const slots, perSlot = 64, 192 // what a level receives per slot (layout.go)
 	var raw [slots][]byte
 	var probes [slots]probe
 	for i := range raw {
